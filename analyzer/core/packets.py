@@ -1,0 +1,63 @@
+"""The packet record: what the core needs to know about one TCP segment or UDP datagram.
+
+Built by the loader (``analyzer.loader``) from tshark's dissection; nothing else in the
+core knows where it came from.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Flags(enum.IntFlag):
+    """TCP header flags (RFC 9293 §3.1), bit values as on the wire."""
+
+    FIN = 0x01
+    SYN = 0x02
+    RST = 0x04
+    PSH = 0x08
+    ACK = 0x10
+    URG = 0x20
+    ECE = 0x40
+    CWR = 0x80
+
+
+FIN, SYN, RST, ACK = Flags.FIN, Flags.SYN, Flags.RST, Flags.ACK
+
+
+@dataclass(frozen=True, slots=True)
+class PacketRecord:
+    """One TCP segment or UDP datagram, as the core sees it.
+
+    Attributes:
+        frame: tshark's frame number (1-based); quoted in anomalies and errors.
+        ts_ns: capture time, integer nanoseconds since the epoch (no float rounding).
+        proto: ``"tcp"`` or ``"udp"``.
+        ip_version: 4 or 6.
+        src, sport, dst, dport: the addresses (as tshark prints them) and ports.
+        ip_len: IP total length (IPv4 total length; IPv6 payload length + 40): Zeek's ip_bytes.
+        flags: TCP flags as an int (0 for UDP).
+        seq, ack: raw 32-bit sequence and acknowledgment numbers (0 for UDP).
+        payload_len: TCP segment payload length, or UDP payload length.
+        window: the raw (unscaled) TCP window field (0 for UDP).
+        payload_captured: False when the snap length cut the payload short.
+        checksum_bad: True when tshark validated the checksum and it was wrong.
+    """
+
+    frame: int
+    ts_ns: int
+    proto: str
+    ip_version: int
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    ip_len: int
+    flags: int
+    seq: int
+    ack: int
+    payload_len: int
+    window: int = 65535
+    payload_captured: bool = True
+    checksum_bad: bool = False

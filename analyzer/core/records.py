@@ -1,0 +1,97 @@
+"""The connection record: the core's output, one per TCP connection or UDP flow.
+
+Field names and values are the project's record contract (README, "Record contract").
+Fields whose names start with ``zeek_``-free Zeek names (``conn_state``, ``history``,
+``orig_*``/``resp_*``, ``missed_bytes``) carry Zeek's exact meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRecord:
+    """What happened to one connection.
+
+    Attributes:
+        capture: the capture file it was read from.
+        uid: a stable identifier ("C" + 17 base62 characters) from the 5-tuple and start time.
+        proto: ``tcp`` or ``udp``.
+        ip_version: 4 or 6.
+        client_ip, client_port, server_ip, server_port: the client is the SYN's sender
+            (Zeek's originator); for UDP the first sender.
+        client_inferred: True when no SYN was captured and the roles were guessed.
+        first_ts, last_ts: epoch seconds of the first and last packet; ``*_ns`` the same in ns.
+        duration_s: last_ts - first_ts.
+        handshake: complete | refused | unanswered | incomplete | not_seen (null for UDP).
+        handshake_valid: SYN-ACK acks ISN_c+1 and the final ACK acks ISN_s+1.
+        handshake_rtt_s: from the first SYN to the final ACK of the handshake.
+        syn_retransmissions: extra copies of the client's SYN.
+        end: fin | rst | half_closed | open (null for UDP).
+        closer: client | server | both | null: whose FIN came first (RST sender if no FIN).
+        rst_by: client | server | null: who sent the first RST.
+        client_state, server_state: RFC 9293 state of each endpoint at the end.
+        time_wait: client | server | both | null: who is left in TIME_WAIT.
+        packets_c2s, packets_s2c, bytes_c2s, bytes_s2c: packets, and payload bytes each
+            counted once (retransmissions excluded), each way.
+        conn_state, history: Zeek's codes.
+        duration_zeek, orig_bytes, resp_bytes, missed_bytes, orig_pkts, orig_ip_bytes,
+            resp_pkts, resp_ip_bytes: Zeek's conn.log columns of the same name.
+        http_requests, websocket: filled in by the HTTP/WebSocket analysis.
+        first_frame, last_frame: frame numbers of the first and last packet.
+        anomalies: what did not follow the RFC, each with its frame number.
+    """
+
+    capture: str
+    uid: str
+    proto: str
+    ip_version: int
+    client_ip: str
+    client_port: int
+    server_ip: str
+    server_port: int
+    client_inferred: bool
+    first_ts: float
+    last_ts: float
+    first_ts_ns: int
+    last_ts_ns: int
+    duration_s: float
+    handshake: str | None
+    handshake_valid: bool | None
+    handshake_rtt_s: float | None
+    syn_retransmissions: int
+    end: str | None
+    closer: str | None
+    rst_by: str | None
+    client_state: str | None
+    server_state: str | None
+    time_wait: str | None
+    packets_c2s: int
+    packets_s2c: int
+    bytes_c2s: int
+    bytes_s2c: int
+    conn_state: str
+    history: str
+    duration_zeek: float | None
+    orig_bytes: int | None
+    resp_bytes: int | None
+    missed_bytes: int
+    orig_pkts: int
+    orig_ip_bytes: int
+    resp_pkts: int
+    resp_ip_bytes: int
+    http_requests: int
+    websocket: bool
+    first_frame: int
+    last_frame: int
+    anomalies: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["anomalies"] = list(self.anomalies)
+        return d
+
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ConnectionRecord))
