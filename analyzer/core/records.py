@@ -41,6 +41,8 @@ class ConnectionRecord:
             resp_pkts, resp_ip_bytes: Zeek's conn.log columns of the same name.
         http_requests, websocket: filled in by the HTTP/WebSocket analysis.
         first_frame, last_frame: frame numbers of the first and last packet.
+        zeek_flipped: True when Zeek's originator is this record's server (a UDP flow whose
+            first sender used a well-known server port); Zeek's columns follow Zeek's roles.
         anomalies: what did not follow the RFC, each with its frame number.
     """
 
@@ -86,6 +88,7 @@ class ConnectionRecord:
     websocket: bool
     first_frame: int
     last_frame: int
+    zeek_flipped: bool
     anomalies: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,63 @@
+"""Errors the CLI turns into one clean line on stderr and a documented exit code.
+
+Exit codes (README, "Exit codes"):
+    0  success
+    1  a check failed (policy rules, later issues)
+    2  usage error: bad option or bad display filter
+    3  input or environment error: missing/empty/non-capture file, tshark missing or too old
+    4  a truncated capture under --strict
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_TRUNCATED_STRICT = 4
+
+
+class AnalyzerError(Exception):
+    """Base for everything the CLI reports as one line."""
+
+    exit_code = EXIT_INPUT
+
+
+class TsharkNotFound(AnalyzerError):
+    def __str__(self) -> str:
+        return (
+            "tshark not found on PATH (set --tshark-path or TSHARK_PATH, or install it: "
+            "apt-get install tshark)"
+        )
+
+
+class TsharkTooOld(AnalyzerError):
+    def __init__(self, found: str, needed: str) -> None:
+        super().__init__(found, needed)
+        self.found, self.needed = found, needed
+
+    def __str__(self) -> str:
+        return f"tshark {self.found} is too old: pcap-analyzer needs tshark {self.needed} or newer"
+
+
+class CaptureError(AnalyzerError):
+    """A capture that cannot be read: names the file, and the frame where it applies."""
+
+    def __init__(self, path: str, problem: str, frame: int | None = None) -> None:
+        super().__init__(path, problem, frame)
+        self.path, self.problem, self.frame = path, problem, frame
+
+    def __str__(self) -> str:
+        where = f"{self.path}: frame {self.frame}" if self.frame is not None else self.path
+        return f"{where}: {self.problem}"
+
+
+class BadDisplayFilter(AnalyzerError):
+    exit_code = EXIT_USAGE
+
+    def __init__(self, expression: str, message: str) -> None:
+        super().__init__(expression, message)
+        self.expression, self.message = expression, message
+
+    def __str__(self) -> str:
+        return f"bad display filter {self.expression!r}: {self.message}"

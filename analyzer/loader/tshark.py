@@ -1,0 +1,327 @@
+"""Read a capture through tshark's dissectors and yield packet records.
+
+pyshark is the interface to tshark: it finds the binary and reads its version. The bulk
+path then runs tshark itself with ``-T fields`` and only the fields the core needs, and
+parses its tab-separated lines as they stream out, so that memory does not grow with the
+capture. ``LoadOptions(loader="pyshark")`` builds the same records from pyshark packet
+objects instead (see ``pyshark_loader``); a test checks that both agree on every capture.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from analyzer.core.packets import PacketRecord
+from analyzer.errors import BadDisplayFilter, CaptureError, TsharkNotFound, TsharkTooOld
+
+MIN_TSHARK = (3, 6, 0)
+
+#: Dissectors and preferences that cost time and change no field we read
+#: (../shared/notes/perf-anchors.md: 5x faster with identical facts).
+LEAN_ARGS: tuple[str, ...] = (
+    "--disable-protocol", "json",
+    "--disable-protocol", "xml",
+    "--disable-protocol", "data-text-lines",
+    "--disable-protocol", "png",
+    "--disable-protocol", "media",
+    "-o", "http.decompress_body:FALSE",
+    "-o", "http.dechunk_body:FALSE",
+    "-o", "websocket.decompress:FALSE",
+)
+
+#: The fields the core needs, in column order. ``occurrence=l`` takes the last (innermost)
+#: occurrence of each, so tunnelled and ICMP-quoted headers do not mix with outer ones.
+FIELDS: tuple[str, ...] = (
+    "frame.number", "frame.time_epoch", "frame.len", "frame.cap_len", "frame.protocols",
+    "ip.src", "ip.dst", "ip.len", "ipv6.src", "ipv6.dst", "ipv6.plen",
+    "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.len",
+    "tcp.window_size_value", "tcp.checksum.status",
+    "udp.srcport", "udp.dstport", "udp.length", "udp.checksum.status",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """How to run tshark.
+
+    Attributes:
+        display_filter: a Wireshark display filter (tshark ``-Y``), checked before reading.
+        check_checksums: have tshark validate TCP/UDP checksums (Zeek's default; our
+            default is off, see ``TrackerConfig.check_checksums``).
+        loader: ``"tshark"`` (fast field export) or ``"pyshark"`` (packet objects).
+        tshark_path: a tshark binary to use instead of the one on PATH.
+        decode_as: tshark ``-d`` rules, e.g. ``"tcp.port==8765,http"``.
+        prefs: extra tshark ``-o name:value`` preferences.
+        lean: turn off body dissectors that change none of the fields read (default on).
+    """
+
+    display_filter: str | None = None
+    check_checksums: bool = False
+    loader: str = "tshark"
+    tshark_path: str | None = None
+    decode_as: tuple[str, ...] = ()
+    prefs: tuple[str, ...] = ()
+    lean: bool = True
+
+
+@dataclass(slots=True)
+class LoadResult:
+    """What a load found besides packets: filled in while packets are read."""
+
+    packets: int = 0
+    last_frame: int = 0
+    warnings: list[str] = field(default_factory=list)
+    truncated_at: int | None = None
+
+
+@lru_cache(maxsize=8)
+def tshark_info(tshark_path: str | None = None) -> tuple[str, str]:
+    """(path, version) of tshark, found and checked through pyshark."""
+    from pyshark.tshark import tshark as pyshark_tshark
+
+    path = tshark_path or os.environ.get("TSHARK_PATH")
+    try:
+        binary = pyshark_tshark.get_process_path(path)
+    except pyshark_tshark.TSharkNotFoundException:
+        raise TsharkNotFound() from None
+    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+        raise TsharkNotFound()
+    try:
+        version = str(pyshark_tshark.get_tshark_version(binary))
+    except Exception:  # pyshark raises bare exceptions on odd version output
+        version = _version_from_output(binary)
+    parts = tuple(int(x) for x in re.findall(r"\d+", version)[:3])
+    if parts < MIN_TSHARK:
+        raise TsharkTooOld(version, ".".join(map(str, MIN_TSHARK)))
+    return binary, version
+
+
+def _version_from_output(binary: str) -> str:
+    out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False).stdout
+    m = re.search(r"TShark \(Wireshark\) (\d+\.\d+\.\d+)", out)
+    if not m:
+        raise TsharkNotFound()
+    return m.group(1)
+
+
+_EMPTY_PCAP = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
+
+
+def validate_filter(expression: str, tshark_path: str | None = None) -> None:
+    """Raise BadDisplayFilter unless tshark accepts ``expression`` (checked on an empty
+    capture, so a bad filter is told apart from a bad file)."""
+    binary, _ = tshark_info(tshark_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "empty.pcap"
+        empty.write_bytes(_EMPTY_PCAP)
+        proc = subprocess.run(
+            [binary, "-n", "-r", str(empty), "-Y", expression],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        lines = [ln for ln in lines if not ln.startswith("Running as user")]
+        message = lines[0] if lines else f"tshark exit code {proc.returncode}"
+        message = message.removeprefix("tshark: ")
+        raise BadDisplayFilter(expression, message)
+
+
+def check_file(path: str) -> None:
+    """The checks that need no tshark: the file exists, is a file and is not empty."""
+    p = Path(path)
+    if not p.exists():
+        raise CaptureError(path, "no such file")
+    if p.is_dir():
+        raise CaptureError(path, "is a directory, not a capture file")
+    if not os.access(p, os.R_OK):
+        raise CaptureError(path, "permission denied")
+    if p.stat().st_size == 0:
+        raise CaptureError(path, "empty file (0 bytes), not a capture")
+
+
+def tshark_args(path: str, opts: LoadOptions) -> list[str]:
+    binary, _ = tshark_info(opts.tshark_path)
+    args = [binary, "-n", "-r", path, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=l"]
+    for f in FIELDS:
+        args += ["-e", f]
+    if opts.lean:
+        args += LEAN_ARGS
+    if opts.check_checksums:
+        args += ["-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
+    for pref in opts.prefs:
+        args += ["-o", pref]
+    for rule in opts.decode_as:
+        args += ["-d", rule]
+    if opts.display_filter:
+        args += ["-Y", opts.display_filter]
+    return args
+
+
+def load(path: str, opts: LoadOptions | None = None, result: LoadResult | None = None
+         ) -> Iterator[PacketRecord]:
+    """Yield the capture's TCP and UDP packets as records, in capture order.
+
+    Raises CaptureError for a file that cannot be read at all. A capture cut short is
+    read up to the cut and noted in ``result.warnings`` / ``result.truncated_at``.
+    """
+    opts = opts or LoadOptions()
+    result = result if result is not None else LoadResult()
+    check_file(path)
+    if opts.display_filter:
+        validate_filter(opts.display_filter, opts.tshark_path)
+    if opts.loader == "pyshark":
+        from analyzer.loader.pyshark_loader import iter_packets_pyshark
+
+        yield from _pyshark(path, opts, result, iter_packets_pyshark)
+        return
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            tshark_args(path, opts),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                cols = line.decode("utf-8", "replace").rstrip("\r\n").split("\t")
+                rec = parse_fields(cols)
+                frame = int(cols[0])
+                result.last_frame = frame
+                if rec is not None:
+                    result.packets += 1
+                    yield rec
+        finally:
+            proc.stdout.close()
+            rc = proc.wait()
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    if rc != 0:
+        _classify_failure(path, stderr, result)
+
+
+def _pyshark(path: str, opts: LoadOptions, result: LoadResult, it: object) -> Iterator[PacketRecord]:
+    from collections.abc import Callable
+
+    assert callable(it)
+    gen: Callable[..., Iterator[PacketRecord]] = it
+    decode_as = dict(rule.split(",", 1) for rule in opts.decode_as) if opts.decode_as else None
+    prefs = dict(p.split(":", 1) for p in opts.prefs) if opts.prefs else None
+    try:
+        for rec in gen(
+            path,
+            display_filter=opts.display_filter,
+            check_checksums=opts.check_checksums,
+            tshark_path=tshark_info(opts.tshark_path)[0],
+            decode_as=decode_as,
+            override_prefs=prefs,
+        ):
+            result.packets += 1
+            result.last_frame = rec.frame
+            yield rec
+    except Exception:
+        # pyshark hides tshark's stderr; ask tshark what is wrong with the file.
+        proc = subprocess.run(
+            [tshark_info(opts.tshark_path)[0], "-n", "-r", path, "-T", "fields",
+             "-e", "frame.number"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode == 0:
+            raise
+        frames = proc.stdout.split()
+        if frames:
+            result.last_frame = int(frames[-1])
+        _classify_failure(path, proc.stderr, result)
+
+
+def _classify_failure(path: str, stderr: str, result: LoadResult) -> None:
+    text = " ".join(stderr.split())
+    if "cut short in the middle of a packet" in text or "truncated" in text.lower():
+        result.truncated_at = result.last_frame
+        result.warnings.append(f"truncated after frame {result.last_frame} (the rest is cut off)")
+        return
+    if "isn't a capture file in a format TShark understands" in text:
+        raise CaptureError(path, "not a capture file (tshark does not recognise the format)")
+    if "appears to be damaged or corrupt" in text:
+        if result.last_frame:
+            result.truncated_at = result.last_frame
+            result.warnings.append(f"damaged after frame {result.last_frame}; read up to there")
+            return
+        raise CaptureError(path, "damaged or corrupt capture file")
+    lines = [ln for ln in stderr.splitlines() if ln.strip() and "Running as user" not in ln]
+    raise CaptureError(path, lines[0].removeprefix("tshark: ") if lines else "tshark failed",
+                       frame=result.last_frame or None)
+
+
+def _ts_ns(text: str) -> int:
+    sec, _, frac = text.partition(".")
+    return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
+def parse_fields(c: list[str]) -> PacketRecord | None:
+    """One ``-T fields`` line (columns in FIELDS order) -> record; None if not TCP/UDP."""
+    if len(c) < len(FIELDS):
+        return None
+    protos = c[4].split(":")
+    if "icmp" in protos or "icmpv6" in protos:
+        return None
+    is_tcp = bool(c[11])
+    if not is_tcp and not c[19]:
+        return None
+    # The innermost network layer decides the IP version.
+    last_ip = max((i for i, p in enumerate(protos) if p in ("ip", "ipv6")), default=-1)
+    if last_ip < 0:
+        return None
+    if protos[last_ip] == "ipv6":
+        ver, src, dst, ip_len = 6, c[8], c[9], int(c[10] or 0) + 40
+    else:
+        ver, src, dst, ip_len = 4, c[5], c[6], int(c[7] or 0)
+    captured = int(c[3]) >= int(c[2])
+    if is_tcp:
+        return PacketRecord(
+            frame=int(c[0]),
+            ts_ns=_ts_ns(c[1]),
+            proto="tcp",
+            ip_version=ver,
+            src=src,
+            sport=int(c[11]),
+            dst=dst,
+            dport=int(c[12]),
+            ip_len=ip_len,
+            flags=int(c[13], 16) & 0xFF,
+            seq=int(c[14] or 0),
+            ack=int(c[15] or 0),
+            payload_len=int(c[16] or 0),
+            window=int(c[17] or 0),
+            payload_captured=captured,
+            checksum_bad=c[18] == "0",
+        )
+    return PacketRecord(
+        frame=int(c[0]),
+        ts_ns=_ts_ns(c[1]),
+        proto="udp",
+        ip_version=ver,
+        src=src,
+        sport=int(c[19]),
+        dst=dst,
+        dport=int(c[20]),
+        ip_len=ip_len,
+        flags=0,
+        seq=0,
+        ack=0,
+        payload_len=max(int(c[21] or 8) - 8, 0),
+        window=0,
+        payload_captured=captured,
+        checksum_bad=c[22] == "0",
+    )

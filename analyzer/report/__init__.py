@@ -1,0 +1,1 @@
+"""Report writers: records -> DataFrames, tables and files. The core never imports this."""
