@@ -1,0 +1,119 @@
+"""The Python API: ``analyze(paths) -> Analysis`` for notebooks and scripts.
+
+>>> import analyzer
+>>> a = analyzer.analyze("captures/real/http10.pcapng")
+>>> a.connections[["client_port", "handshake", "closer", "time_wait"]]
+>>> a.summary()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from analyzer.core.records import ConnectionRecord
+from analyzer.core.tracker import Tracker, TrackerConfig
+from analyzer.errors import AnalyzerError
+from analyzer.loader import LoadOptions, LoadResult, load, tshark_info
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(slots=True)
+class CaptureResult:
+    """One capture's outcome: its records, or the error that stopped it."""
+
+    path: str
+    records: list[ConnectionRecord] = field(default_factory=list)
+    packets: int = 0
+    warnings: list[str] = field(default_factory=list)
+    truncated_at: int | None = None
+    error: AnalyzerError | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return f"error: {self.error}"
+        if self.warnings:
+            return "warning: " + "; ".join(self.warnings)
+        return "ok"
+
+
+def analyze_capture(path: str | Path, options: LoadOptions | None = None,
+                    config: TrackerConfig | None = None) -> CaptureResult:
+    """Read one capture; errors are kept in the result, not raised."""
+    options = options or LoadOptions()
+    config = config or TrackerConfig(check_checksums=options.check_checksums)
+    name = str(path)
+    result = CaptureResult(name)
+    loaded = LoadResult()
+    tracker = Tracker(name, config)
+    records: list[ConnectionRecord] = []
+    try:
+        for packet in load(name, options, loaded):
+            records.extend(tracker.feed(packet))
+    except AnalyzerError as exc:
+        result.error = exc
+        return result
+    records.extend(tracker.finish())
+    records.sort(key=lambda r: (r.first_ts_ns, r.first_frame))
+    result.records = records
+    result.packets = loaded.packets
+    result.warnings = loaded.warnings
+    result.truncated_at = loaded.truncated_at
+    return result
+
+
+class Analysis:
+    """The records of one or more captures, as pandas DataFrames."""
+
+    def __init__(self, captures: list[CaptureResult]) -> None:
+        self.captures = captures
+        self._frame: pd.DataFrame | None = None
+
+    @property
+    def records(self) -> list[ConnectionRecord]:
+        return [r for c in self.captures for r in c.records]
+
+    @property
+    def connections(self) -> pd.DataFrame:
+        """One row per connection; columns as the record contract, typed (see report.frame)."""
+        if self._frame is None:
+            from analyzer.report.frame import to_frame
+
+            self._frame = to_frame(self.records)
+        return self._frame
+
+    def summary(self) -> pd.DataFrame:
+        """Counts by handshake, end, closer, time_wait and conn_state, RTT percentiles and
+        the top server endpoints, per capture."""
+        from analyzer.report.summary import summarize
+
+        return summarize(self.connections)
+
+
+def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | None = None,
+            loader: str = "tshark", check_checksums: bool = False,
+            tshark_path: str | None = None, decode_as: Iterable[str] = (),
+            prefs: Iterable[str] = ()) -> Analysis:
+    """Analyze captures; raise the first capture's error if every capture failed."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    tshark_info(tshark_path)
+    options = LoadOptions(
+        display_filter=display_filter,
+        check_checksums=check_checksums,
+        loader=loader,
+        tshark_path=tshark_path,
+        decode_as=tuple(decode_as),
+        prefs=tuple(prefs),
+    )
+    results = [analyze_capture(p, options) for p in paths]
+    if results and all(r.error is not None for r in results):
+        error = results[0].error
+        assert error is not None
+        raise error
+    return Analysis(results)

@@ -1,0 +1,260 @@
+"""The ``pcap-analyzer`` command line: a thin layer over ``analyzer.api``."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from analyzer import __version__
+from analyzer.api import CaptureResult, analyze_capture
+from analyzer.core.tracker import TrackerConfig
+from analyzer.errors import (
+    EXIT_INPUT,
+    EXIT_TRUNCATED_STRICT,
+    AnalyzerError,
+)
+from analyzer.loader import LoadOptions, tshark_info, validate_filter
+from analyzer.report.writers import Format
+
+EPILOG = """\
+Exit codes: 0 ok; 2 usage error (bad option, bad display filter); 3 input or environment
+error (missing, empty or non-capture file, tshark missing or too old); 4 a truncated
+capture with --strict. A truncated capture is otherwise read up to the cut, with a warning.
+
+Examples:
+  pcap-analyzer connections capture.pcapng
+  pcap-analyzer connections capture.pcap.gz --format jsonl -Y "tcp.port == 8080"
+  pcap-analyzer connections capture.pcap --format zeek -o conn.log
+  pcap-analyzer summary captures/real/*.pcapng --format markdown
+"""
+
+app = typer.Typer(
+    name="pcap-analyzer",
+    help="What happened to every TCP connection in a packet capture: the handshake, "
+    "how it ended, who closed first, who is left in TIME_WAIT (RFC 9293), with Zeek's "
+    "conn_state and history.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+class Loader(str, enum.Enum):
+    tshark = "tshark"
+    pyshark = "pyshark"
+
+
+class SummaryFormat(str, enum.Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+    csv = "csv"
+
+
+CapturesArg = Annotated[list[Path], typer.Argument(help="Capture files (pcap, pcapng, .gz).",
+                                                    show_default=False)]
+FilterOpt = Annotated[Optional[str], typer.Option(
+    "--display-filter", "-Y", help="Wireshark display filter: only matching packets count.")]
+LoaderOpt = Annotated[Loader, typer.Option(
+    help="tshark: fast field export; pyshark: pyshark packet objects (slow reference).")]
+ChecksumOpt = Annotated[bool, typer.Option(
+    "--check-checksums/--ignore-checksums",
+    help="Drop packets with bad TCP/UDP checksums, as Zeek does without -C. Off by "
+    "default: captures taken on the sending host carry unfinished checksums.")]
+TsharkOpt = Annotated[Optional[str], typer.Option(
+    envvar="TSHARK_PATH", help="The tshark binary to use.")]
+DecodeOpt = Annotated[Optional[list[str]], typer.Option(
+    "--decode-as", "-d", help="tshark decode-as rule, e.g. 'tcp.port==8765,http'.")]
+PrefOpt = Annotated[Optional[list[str]], typer.Option(
+    "--pref", help="tshark preference name:value (tshark -o).")]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "--output", "-o", help="Write here instead of standard output.")]
+StrictOpt = Annotated[bool, typer.Option(help="Treat a truncated capture as an error (exit 4).")]
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _run(captures: list[Path], display_filter: str | None, loader: Loader,
+         check_checksums: bool, tshark_path: str | None, decode_as: list[str] | None,
+         pref: list[str] | None) -> list[CaptureResult]:
+    """Read every capture; report each failure as one line; exit on environment errors."""
+    try:
+        tshark_info(tshark_path)
+        if display_filter:
+            validate_filter(display_filter, tshark_path)
+    except AnalyzerError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    options = LoadOptions(
+        display_filter=display_filter,
+        check_checksums=check_checksums,
+        loader=loader.value,
+        tshark_path=tshark_path,
+        decode_as=tuple(decode_as or ()),
+        prefs=tuple(pref or ()),
+    )
+    config = TrackerConfig(check_checksums=check_checksums)
+    results = []
+    for path in captures:
+        result = analyze_capture(path, options, config)
+        if result.error is not None:
+            _err(f"error: {result.error}")
+        for warning in result.warnings:
+            _err(f"warning: {path}: {warning}")
+        results.append(result)
+    return results
+
+
+def _exit_code(results: list[CaptureResult], strict: bool) -> int:
+    if any(r.error is not None for r in results):
+        return EXIT_INPUT
+    if strict and any(r.truncated_at is not None for r in results):
+        return EXIT_TRUNCATED_STRICT
+    return 0
+
+
+@app.command()
+def connections(
+    captures: CapturesArg,
+    format: Annotated[Optional[Format], typer.Option(
+        "--format", "-f", help="table (default on a terminal), csv, jsonl (default "
+        "otherwise), json, parquet, zeek (a Zeek conn.log), markdown.")] = None,
+    output: OutputOpt = None,
+    display_filter: FilterOpt = None,
+    loader: LoaderOpt = Loader.tshark,
+    check_checksums: ChecksumOpt = False,
+    tshark_path: TsharkOpt = None,
+    decode_as: DecodeOpt = None,
+    pref: PrefOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """One record per TCP connection and UDP flow: handshake, close, RFC 9293 states of both
+    endpoints, TIME_WAIT side, bytes each way, Zeek conn_state and history."""
+    from analyzer.api import Analysis
+    from analyzer.report import writers
+
+    fmt = format or writers.default_format()
+    if fmt is Format.PARQUET and output is None:
+        _err("error: --format parquet writes a binary file: give it one with -o FILE")
+        raise typer.Exit(2)
+    results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
+                   pref)
+    analysis = Analysis([r for r in results if r.error is None])
+    records = analysis.records
+    if fmt is Format.PARQUET:
+        assert output is not None
+        with output.open("wb") as fh:
+            writers.write_parquet(analysis.connections, fh)
+    else:
+        out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            if fmt in writers.CONNECTION_WRITERS:
+                writers.CONNECTION_WRITERS[fmt](records, out)
+            elif fmt is Format.CSV:
+                writers.write_csv(analysis.connections, out)
+            elif fmt is Format.MARKDOWN:
+                out.write(writers.markdown_table(analysis.connections.drop(
+                    columns=["anomalies", "first_time", "last_time"])))
+            else:
+                writers.write_table(analysis.connections, out, title="connections")
+        finally:
+            if output:
+                out.close()
+    raise typer.Exit(_exit_code(results, strict))
+
+
+@app.command()
+def summary(
+    captures: CapturesArg,
+    format: Annotated[SummaryFormat, typer.Option(
+        "--format", "-f", help="table, markdown, json or csv.")] = SummaryFormat.table,
+    output: OutputOpt = None,
+    display_filter: FilterOpt = None,
+    loader: LoaderOpt = Loader.tshark,
+    check_checksums: ChecksumOpt = False,
+    tshark_path: TsharkOpt = None,
+    decode_as: DecodeOpt = None,
+    pref: PrefOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """How the handshakes went and how connections ended: counts by handshake, end, closer,
+    time_wait and conn_state, handshake RTT percentiles, and the top server endpoints."""
+    from analyzer.api import Analysis
+    from analyzer.report import writers
+
+    results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
+                   pref)
+    analysis = Analysis([r for r in results if r.error is None])
+    df = analysis.summary()
+    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        if format is SummaryFormat.json:
+            df.to_json(out, orient="records", indent=2)
+            out.write("\n")
+        elif format is SummaryFormat.csv:
+            df.to_csv(out, index=False)
+        elif format is SummaryFormat.markdown:
+            for capture, group in df.groupby("capture", sort=False):
+                out.write(f"### {writers.markdown_table(group[['capture']].head(0)).strip()}"
+                          if False else f"### {capture}\n\n")
+                out.write(writers.markdown_table(group.drop(columns=["capture"])))
+                out.write("\n")
+        else:
+            _summary_table(df, out)
+    finally:
+        if output:
+            out.close()
+    raise typer.Exit(_exit_code(results, strict))
+
+
+def _summary_table(df: object, out: object) -> None:
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    assert isinstance(df, pd.DataFrame)
+    console = Console(file=out)  # type: ignore[arg-type]
+    for capture, group in df.groupby("capture", sort=False):
+        table = Table(title=str(capture))
+        for col in ("section", "item", "count", "percent", "value"):
+            table.add_column(col, justify="right" if col in ("count", "percent", "value")
+                             else "left")
+        for row in group.itertuples(index=False):
+            cells = [row.section, row.item, str(row.count),
+                     "" if pd.isna(row.percent) else f"{row.percent:.1f}%",
+                     "" if pd.isna(row.value) else f"{row.value:g}"]
+            table.add_row(*(Text(str(c)) for c in cells))
+        console.print(table)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        try:
+            path, version = tshark_info(None)
+            tshark = f"tshark {version} ({path})"
+        except AnalyzerError as exc:
+            tshark = str(exc)
+        typer.echo(f"pcap-analyzer {__version__}; {tshark}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback,
+                                          is_eager=True, help="Show versions and exit.")]
+    = False,
+) -> None:
+    """pcap-analyzer."""
+
+
+def main() -> None:
+    app()

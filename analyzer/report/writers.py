@@ -1,0 +1,136 @@
+"""Output formats shared by every command: one ``--format`` option, one registry."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO, TextIO
+
+import pandas as pd
+
+from analyzer.core.records import ConnectionRecord
+from analyzer.report.zeek import write_conn_log
+
+
+class Format(str, enum.Enum):
+    TABLE = "table"
+    CSV = "csv"
+    JSONL = "jsonl"
+    JSON = "json"
+    PARQUET = "parquet"
+    ZEEK = "zeek"
+    MARKDOWN = "markdown"
+
+
+#: Columns shown in the terminal table (every column is in the other formats).
+TABLE_COLUMNS = (
+    ("capture", "capture"), ("proto", "proto"), ("client", "client"), ("server", "server"),
+    ("handshake", "handshake"), ("rtt ms", "handshake_rtt_s"), ("end", "end"),
+    ("closer", "closer"), ("client state", "client_state"), ("server state", "server_state"),
+    ("TIME_WAIT", "time_wait"), ("zeek", "conn_state"), ("history", "history"),
+    ("pkts c>s/s>c", "packets"), ("bytes c>s/s>c", "bytes"),
+)
+
+_CSV_RISKY = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(value: object) -> object:
+    """Neutralise spreadsheet formula injection in packet-derived strings."""
+    if isinstance(value, str) and value.startswith(_CSV_RISKY):
+        return "'" + value
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def write_jsonl(records: list[ConnectionRecord], out: TextIO) -> None:
+    for r in records:
+        out.write(json.dumps({k: _jsonable(v) for k, v in r.to_dict().items()}) + "\n")
+
+
+def write_json(records: list[ConnectionRecord], out: TextIO) -> None:
+    json.dump([{k: _jsonable(v) for k, v in r.to_dict().items()} for r in records], out,
+              indent=2)
+    out.write("\n")
+
+
+def write_csv(df: pd.DataFrame, out: TextIO) -> None:
+    safe = df.copy()
+    for col in safe.columns:
+        if pd.api.types.is_string_dtype(safe[col]) or safe[col].dtype == object:
+            safe[col] = safe[col].map(_csv_safe)
+    safe["anomalies"] = df["anomalies"].map(lambda a: "; ".join(a))
+    safe.to_csv(out, index=False)
+
+
+def write_parquet(df: pd.DataFrame, out: BinaryIO) -> None:
+    frame = df.copy()
+    frame["anomalies"] = frame["anomalies"].map(list)
+    frame.to_parquet(out, engine="pyarrow", index=False)
+
+
+def write_table(df: pd.DataFrame, out: TextIO, title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, show_lines=False)
+    for header, _ in TABLE_COLUMNS:
+        table.add_column(header, overflow="fold")
+    for row in df.itertuples(index=False):
+        r = row._asdict()
+        cells = []
+        for _, col in TABLE_COLUMNS:
+            if col == "client":
+                cells.append(f"{r['client_ip']}:{r['client_port']}")
+            elif col == "server":
+                cells.append(f"{r['server_ip']}:{r['server_port']}")
+            elif col == "packets":
+                cells.append(f"{r['packets_c2s']}/{r['packets_s2c']}")
+            elif col == "bytes":
+                cells.append(f"{r['bytes_c2s']}/{r['bytes_s2c']}")
+            elif col == "handshake_rtt_s":
+                v = r[col]
+                cells.append("" if v is None or pd.isna(v) else f"{v * 1000:.3f}")
+            elif col == "capture":
+                cells.append(str(r[col]).rsplit("/", 1)[-1])
+            else:
+                v = r[col]
+                cells.append("" if v is None or (not isinstance(v, str) and pd.isna(v))
+                             else str(v))
+        table.add_row(*(Text(c) for c in cells))  # Text: packet data is never markup
+    Console(file=out, width=200 if not out.isatty() else None).print(table)
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """GitHub-flavoured Markdown table; cell text is escaped (packet data is untrusted)."""
+    def cell(v: object) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return ""
+        text = str(v)
+        for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
+            text = text.replace(ch, "\\" + ch)
+        return text.replace("\n", " ")
+
+    head = "| " + " | ".join(cell(c) for c in df.columns) + " |"
+    sep = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *body]) + "\n"
+
+
+CONNECTION_WRITERS: dict[Format, Callable[..., None]] = {
+    Format.JSONL: write_jsonl,
+    Format.JSON: write_json,
+    Format.ZEEK: write_conn_log,
+}
+
+
+def default_format() -> Format:
+    return Format.TABLE if sys.stdout.isatty() else Format.JSONL
