@@ -1,0 +1,47 @@
+# pcap-analyzer. Every target installs what it needs (Debian, as root): tshark via apt-get,
+# then a virtualenv with the package and its dev tools.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck tshark venv captures clean
+
+tshark:
+	@command -v tshark >/dev/null 2>&1 || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends tshark >/dev/null; }
+	@tshark --version | head -n 1
+
+$(STAMP): pyproject.toml
+	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
+	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## make demo: the main job on the bundled captures
+demo: tshark venv
+	$(VENV)/bin/pcap-analyzer connections captures/real/*.pcap* captures/synthetic/*.pcap* --format table
+	$(VENV)/bin/pcap-analyzer summary captures/real/mixed.pcap captures/synthetic/port_reuse.pcap
+
+## make test: the test suite (real tshark, real captures, Zeek's oracle in ../shared)
+test: tshark venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check analyzer tests captures
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+## re-record the loopback captures (root) and rebuild the scapy ones
+captures: tshark venv
+	$(PY) captures/record_real.py --out captures/real
+	$(PY) captures/make_synthetic.py --out captures/synthetic
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
