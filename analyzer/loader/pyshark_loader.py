@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pyshark
+from pyshark.capture.capture import TSharkCrashException
 
 from analyzer.core.packets import PacketRecord
 
@@ -119,9 +120,7 @@ def iter_packets_pyshark(
             if record is not None:
                 yield record
     finally:
-        # pyshark issues #168/#395: without an explicit close the tshark process and the
-        # event loop's pipes outlive the iteration (early exit by the consumer, errors).
-        capture.close()
+        _close_capture(capture)
 
 
 def record_from_packet(packet: Any) -> PacketRecord | None:
@@ -232,6 +231,26 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
         payload_captured=payload_captured,
         checksum_bad=udp.get("udp.checksum.status") == _CHECKSUM_BAD,
     )
+
+
+def _close_capture(capture: Any) -> None:
+    """Stop tshark and release the capture's pipes and tasks (pyshark issues #168/#395).
+
+    Without an explicit close the tshark process and its pipes outlive an iteration that the
+    consumer abandoned or that failed. When tshark exited with an error, pyshark's packet
+    generator has already raised TSharkCrashException (after the last good packet); ``close``
+    would raise it a second time and leave the process registered, so that ``Capture.__del__``
+    retries the close later from whatever code is then running the shared asyncio loop
+    ("This event loop is already running"). The duplicate is swallowed, the registration
+    dropped, and ``close`` rerun to wait for the stderr reader tasks.
+    """
+    try:
+        capture.close()
+    except TSharkCrashException:
+        running = getattr(capture, "_running_processes", None)
+        if running is not None:
+            running.clear()
+        capture.close()
 
 
 def parse_epoch_ns(text: str) -> int:

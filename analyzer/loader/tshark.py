@@ -87,6 +87,8 @@ def tshark_info(tshark_path: str | None = None) -> tuple[str, str]:
     from pyshark.tshark import tshark as pyshark_tshark
 
     path = tshark_path or os.environ.get("TSHARK_PATH")
+    if path and not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise TsharkNotFound()  # pyshark would quietly fall back to the one on PATH
     try:
         binary = pyshark_tshark.get_process_path(path)
     except pyshark_tshark.TSharkNotFoundException:

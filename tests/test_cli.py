@@ -1,0 +1,150 @@
+"""The command line: formats, and one clear line with a documented exit code for bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from analyzer.cli import app
+
+pytestmark = pytest.mark.tshark
+ROOT = Path(__file__).resolve().parents[1]
+SYN = ROOT / "captures" / "synthetic"
+HTTP10 = ROOT / "captures" / "real" / "http10.pcapng"
+runner = CliRunner()
+
+CONTRACT_KEYS = {
+    "capture", "uid", "proto", "ip_version", "client_ip", "client_port", "server_ip",
+    "server_port", "client_inferred", "first_ts", "last_ts", "duration_s", "handshake",
+    "handshake_valid", "handshake_rtt_s", "syn_retransmissions", "end", "closer", "rst_by",
+    "client_state", "server_state", "time_wait", "packets_c2s", "packets_s2c", "bytes_c2s",
+    "bytes_s2c", "conn_state", "history", "http_requests", "websocket",
+}
+
+
+def test_jsonl_carries_every_contract_key() -> None:
+    result = runner.invoke(app, ["connections", str(SYN / "simultaneous_close.pcap"),
+                                 "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    rec = json.loads(line)
+    assert CONTRACT_KEYS <= set(rec)
+    assert (rec["closer"], rec["time_wait"], rec["client_state"]) == ("both", "both", "TIME_WAIT")
+    assert rec["first_ts"] == rec["first_ts_ns"] / 1e9
+
+
+def test_zeek_format_is_a_conn_log() -> None:
+    result = runner.invoke(app, ["connections", str(SYN / "refused.pcap"), "--format", "zeek"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "#separator \\x09"
+    fields = next(ln for ln in lines if ln.startswith("#fields")).split("\t")[1:]
+    row = dict(zip(fields, next(ln for ln in lines if not ln.startswith("#")).split("\t"),
+                   strict=True))
+    assert (row["conn_state"], row["history"], row["service"]) == ("REJ", "Sr", "-")
+    assert (row["id.orig_h"], row["id.resp_p"]) == ("10.0.0.1", "8080")
+
+
+def test_csv_and_parquet_round_trip(tmp_path: Path) -> None:
+    out = tmp_path / "c.parquet"
+    result = runner.invoke(app, ["connections", str(SYN / "port_reuse.pcap"), "--format",
+                                 "parquet", "-o", str(out)])
+    assert result.exit_code == 0
+    df = pd.read_parquet(out)
+    assert list(df["closer"]) == ["client", "server"]
+    assert str(df["first_ts_ns"].dtype) == "int64"
+    assert isinstance(df["client_state"].dtype, pd.CategoricalDtype)
+    result = runner.invoke(app, ["connections", str(SYN / "port_reuse.pcap"), "--format", "csv"])
+    csv = pd.read_csv(io.StringIO(result.stdout))
+    assert list(csv["conn_state"]) == ["SF", "SF"]
+
+
+def test_summary_json_counts_closers() -> None:
+    result = runner.invoke(app, ["summary", str(ROOT / "captures/real/mixed.pcap"), "-f", "json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    got = {(r["section"], r["item"]): r["count"] for r in rows}
+    assert got[("handshake", "complete")] == 3
+    assert got[("handshake", "refused")] == 1
+    assert got[("closer", "client")] == 2
+    assert got[("time_wait", "server")] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing.pcap", "no such file"),
+        ("bad/empty.pcap", "empty file (0 bytes), not a capture"),
+        ("bad/not_a_capture.pcap", "not a capture file"),
+        ("bad", "is a directory, not a capture file"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_3(name: str, message: str) -> None:
+    path = SYN / name
+    result = runner.invoke(app, ["connections", str(path), "--format", "jsonl"])
+    assert result.exit_code == 3
+    assert result.stderr.strip().splitlines() == [f"error: {path}: {message}" + (
+        " (tshark does not recognise the format)" if "not a capture file" == message else "")]
+    assert "Traceback" not in result.output
+
+
+def test_bad_display_filter_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["connections", str(HTTP10), "-Y", "tcp.port ==="])
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: bad display filter 'tcp.port ===': ")
+
+
+def test_display_filter_selects_packets() -> None:
+    result = runner.invoke(app, ["connections", str(ROOT / "captures/real/mixed.pcap"),
+                                 "-Y", "tcp.flags.reset == 1", "-f", "jsonl"])
+    assert result.exit_code == 0
+    recs = [json.loads(x) for x in result.stdout.splitlines()]
+    # Only the two RST packets pass the filter: two connections seen mid-stream (Zeek: OTH).
+    assert [(r["handshake"], r["end"], r["conn_state"], r["history"]) for r in recs] == [
+        ("not_seen", "rst", "OTH", "R"), ("not_seen", "rst", "OTH", "R")]
+
+
+def test_truncated_warns_and_strict_fails() -> None:
+    path = SYN / "bad" / "truncated.pcap"
+    result = runner.invoke(app, ["connections", str(path), "-f", "jsonl"])
+    assert result.exit_code == 0
+    assert result.stderr.strip() == (
+        f"warning: {path}: truncated after frame 7 (the rest is cut off)")
+    assert len(result.stdout.splitlines()) == 1
+    strict = runner.invoke(app, ["connections", str(path), "-f", "jsonl", "--strict"])
+    assert strict.exit_code == 4
+
+
+def test_missing_tshark_is_exit_3(tmp_path: Path) -> None:
+    from analyzer.loader.tshark import tshark_info
+
+    tshark_info.cache_clear()
+    result = runner.invoke(app, ["connections", str(HTTP10)],
+                           env={"TSHARK_PATH": str(tmp_path / "no-tshark")})
+    tshark_info.cache_clear()
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: tshark not found")
+
+
+def test_python_dash_m_is_the_same_command() -> None:
+    proc = subprocess.run([sys.executable, "-m", "analyzer", "connections", str(HTTP10), "-f",
+                           "jsonl"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    rec = json.loads(proc.stdout)
+    assert (rec["closer"], rec["time_wait"]) == ("server", "server")
+
+
+def test_gzip_and_link_types_read() -> None:
+    for name in ("gzip.pcap.gz", "sll2.pcap", "loopback_null.pcap", "qinq.pcap", "mpls.pcap"):
+        result = runner.invoke(app, ["connections", str(SYN / name), "-f", "jsonl"])
+        assert result.exit_code == 0, name
+        (rec,) = [json.loads(x) for x in result.stdout.splitlines()]
+        assert (rec["handshake"], rec["end"]) == ("complete", "fin"), name
