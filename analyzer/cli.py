@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -59,7 +59,7 @@ class SummaryFormat(str, enum.Enum):
 
 CapturesArg = Annotated[list[Path], typer.Argument(help="Capture files (pcap, pcapng, .gz).",
                                                     show_default=False)]
-FilterOpt = Annotated[Optional[str], typer.Option(
+FilterOpt = Annotated[str | None, typer.Option(
     "--display-filter", "-Y", help="Wireshark display filter: only matching packets count.")]
 LoaderOpt = Annotated[Loader, typer.Option(
     help="tshark: fast field export; pyshark: pyshark packet objects (slow reference).")]
@@ -67,13 +67,13 @@ ChecksumOpt = Annotated[bool, typer.Option(
     "--check-checksums/--ignore-checksums",
     help="Drop packets with bad TCP/UDP checksums, as Zeek does without -C. Off by "
     "default: captures taken on the sending host carry unfinished checksums.")]
-TsharkOpt = Annotated[Optional[str], typer.Option(
+TsharkOpt = Annotated[str | None, typer.Option(
     envvar="TSHARK_PATH", help="The tshark binary to use.")]
-DecodeOpt = Annotated[Optional[list[str]], typer.Option(
+DecodeOpt = Annotated[list[str] | None, typer.Option(
     "--decode-as", "-d", help="tshark decode-as rule, e.g. 'tcp.port==8765,http'.")]
-PrefOpt = Annotated[Optional[list[str]], typer.Option(
+PrefOpt = Annotated[list[str] | None, typer.Option(
     "--pref", help="tshark preference name:value (tshark -o).")]
-OutputOpt = Annotated[Optional[Path], typer.Option(
+OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write here instead of standard output.")]
 StrictOpt = Annotated[bool, typer.Option(help="Treat a truncated capture as an error (exit 4).")]
 
@@ -124,7 +124,7 @@ def _exit_code(results: list[CaptureResult], strict: bool) -> int:
 @app.command()
 def connections(
     captures: CapturesArg,
-    format: Annotated[Optional[Format], typer.Option(
+    format: Annotated[Format | None, typer.Option(
         "--format", "-f", help="table (default on a terminal), csv, jsonl (default "
         "otherwise), json, parquet, zeek (a Zeek conn.log), markdown.")] = None,
     output: OutputOpt = None,
@@ -203,8 +203,7 @@ def summary(
             df.to_csv(out, index=False)
         elif format is SummaryFormat.markdown:
             for capture, group in df.groupby("capture", sort=False):
-                out.write(f"### {writers.markdown_table(group[['capture']].head(0)).strip()}"
-                          if False else f"### {capture}\n\n")
+                out.write(f"### {writers.md_escape(str(capture))}\n\n")
                 out.write(writers.markdown_table(group.drop(columns=["capture"])))
                 out.write("\n")
         else:
@@ -228,10 +227,11 @@ def _summary_table(df: object, out: object) -> None:
         for col in ("section", "item", "count", "percent", "value"):
             table.add_column(col, justify="right" if col in ("count", "percent", "value")
                              else "left")
-        for row in group.itertuples(index=False):
-            cells = [row.section, row.item, str(row.count),
-                     "" if pd.isna(row.percent) else f"{row.percent:.1f}%",
-                     "" if pd.isna(row.value) else f"{row.value:g}"]
+        for row in group.to_dict("records"):
+            pct, value = row["percent"], row["value"]
+            cells = [row["section"], row["item"], str(row["count"]),
+                     "" if pd.isna(pct) else f"{float(pct):.1f}%",
+                     "" if pd.isna(value) else f"{float(value):g}"]
             table.add_row(*(Text(str(c)) for c in cells))
         console.print(table)
 

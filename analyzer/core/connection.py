@@ -231,7 +231,7 @@ class TcpConnection:
         self.history.flip()
         self.is_partial = False
 
-    def _zeek(self, ep: Side, peer: Side, p: PacketRecord) -> None:  # noqa: C901
+    def _zeek(self, ep: Side, peer: Side, p: PacketRecord) -> None:
         """TCPSessionAdapter::Process, step for step."""
         z, pz = ep.z, peer.z
         fl, length = p.flags, p.payload_len
@@ -255,9 +255,7 @@ class TcpConnection:
                 z.init_seqs((base - 1) % SEQ_MOD, base)
         elif (st in (Z.SYN_SENT, Z.SYN_ACK_SENT) and syn and base != z.start_seq) or (
             st in (Z.ESTABLISHED, Z.PARTIAL) and syn
-        ):
-            z.init_seqs(base, one_past)
-        elif st is Z.RESET and syn and z.prev_state is Z.INACTIVE:
+        ) or (st is Z.RESET and syn and z.prev_state is Z.INACTIVE):
             z.init_seqs(base, one_past)
         rel_seq = seq_delta(base, z.start_seq)
         underflow = rel_seq < 0

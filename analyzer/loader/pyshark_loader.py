@@ -112,15 +112,19 @@ def iter_packets_pyshark(
         custom_parameters=["-n", "-J", PROTOCOL_FILTER],
     )
     try:
-        # Iterating the capture runs tshark and parses each packet as it arrives. On a
-        # truncated file the generator yields every good packet, then raises
-        # TSharkCrashException from its cleanup; that is left to propagate.
         for packet in capture:
             record = record_from_packet(packet)
             if record is not None:
                 yield record
-    finally:
-        _close_capture(capture)
+    except BaseException:
+        # Includes GeneratorExit (the consumer stopped early): tshark is killed, and an error
+        # from the close must not mask the one already on its way.
+        _close_capture(capture, reraise=False)
+        raise
+    # tshark's exit status is only looked at here: pyshark reports a failed tshark (not a
+    # capture, cut short mid-packet) as TSharkCrashException from close(), after the
+    # iteration above yielded every packet tshark could read.
+    _close_capture(capture, reraise=True)
 
 
 def record_from_packet(packet: Any) -> PacketRecord | None:
@@ -233,16 +237,15 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
     )
 
 
-def _close_capture(capture: Any) -> None:
+def _close_capture(capture: Any, *, reraise: bool) -> None:
     """Stop tshark and release the capture's pipes and tasks (pyshark issues #168/#395).
 
-    Without an explicit close the tshark process and its pipes outlive an iteration that the
-    consumer abandoned or that failed. When tshark exited with an error, pyshark's packet
-    generator has already raised TSharkCrashException (after the last good packet); ``close``
-    would raise it a second time and leave the process registered, so that ``Capture.__del__``
-    retries the close later from whatever code is then running the shared asyncio loop
-    ("This event loop is already running"). The duplicate is swallowed, the registration
-    dropped, and ``close`` rerun to wait for the stderr reader tasks.
+    Without an explicit close the tshark process and its pipes outlive the iteration. When
+    tshark exited with an error, pyshark's ``close`` raises TSharkCrashException but leaves the
+    process registered, so ``Capture.__del__`` would retry the close later from whatever code
+    is then running the shared asyncio loop ("This event loop is already running"). So the
+    registration is dropped and ``close`` rerun (it then only waits for the stderr readers)
+    before the exception is re-raised (or swallowed, when another one is already propagating).
     """
     try:
         capture.close()
@@ -251,6 +254,8 @@ def _close_capture(capture: Any) -> None:
         if running is not None:
             running.clear()
         capture.close()
+        if reraise:
+            raise
 
 
 def parse_epoch_ns(text: str) -> int:

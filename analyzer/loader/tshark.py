@@ -211,7 +211,8 @@ def load(path: str, opts: LoadOptions | None = None, result: LoadResult | None =
         _classify_failure(path, stderr, result)
 
 
-def _pyshark(path: str, opts: LoadOptions, result: LoadResult, it: object) -> Iterator[PacketRecord]:
+def _pyshark(path: str, opts: LoadOptions, result: LoadResult, it: object
+             ) -> Iterator[PacketRecord]:
     from collections.abc import Callable
 
     assert callable(it)

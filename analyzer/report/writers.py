@@ -84,9 +84,8 @@ def write_table(df: pd.DataFrame, out: TextIO, title: str | None = None) -> None
     table = Table(title=title, show_lines=False)
     for header, _ in TABLE_COLUMNS:
         table.add_column(header, overflow="fold")
-    for row in df.itertuples(index=False):
-        r = row._asdict()
-        cells = []
+    for r in df.to_dict("records"):
+        cells: list[str] = []
         for _, col in TABLE_COLUMNS:
             if col == "client":
                 cells.append(f"{r['client_ip']}:{r['client_port']}")
@@ -109,15 +108,19 @@ def write_table(df: pd.DataFrame, out: TextIO, title: str | None = None) -> None
     Console(file=out, width=200 if not out.isatty() else None).print(table)
 
 
+def md_escape(text: str) -> str:
+    """Escape Markdown/HTML syntax in untrusted text (packet data, file names)."""
+    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]", "#"):
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", " ").replace("\r", " ")
+
+
 def markdown_table(df: pd.DataFrame) -> str:
     """GitHub-flavoured Markdown table; cell text is escaped (packet data is untrusted)."""
     def cell(v: object) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return ""
-        text = str(v)
-        for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
-            text = text.replace(ch, "\\" + ch)
-        return text.replace("\n", " ")
+        return md_escape(str(v))
 
     head = "| " + " | ".join(cell(c) for c in df.columns) + " |"
     sep = "|" + "|".join("---" for _ in df.columns) + "|"

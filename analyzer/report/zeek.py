@@ -21,7 +21,7 @@ TYPES: tuple[str, ...] = (
 
 def _escape(value: str) -> str:
     """Zeek's ASCII writer escapes the separator and non-printables as \\xNN."""
-    out = []
+    out: list[str] = []
     for ch in value:
         if ch == "\t" or ch == "\\" or not ch.isprintable():
             out.extend(f"\\x{b:02x}" for b in ch.encode())
