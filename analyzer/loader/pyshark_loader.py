@@ -304,10 +304,23 @@ def _instances(layer: Any) -> list[dict[str, Any]]:
 
 
 def _collect(instances: list[dict[str, Any]], wanted: frozenset[str]) -> dict[str, str]:
-    """The last occurrence of each wanted field, walking the layer trees in document order."""
+    """The last occurrence of each wanted field across the instances of one protocol.
+
+    tshark puts these fields at the top level of the protocol's tree, so that is looked at
+    first; a field not found there is searched for in the nested subtrees (document order,
+    last occurrence wins) before being declared absent.
+    """
     found: dict[str, str] = {}
     for tree in instances:
-        _walk(tree, wanted, found)
+        for key in wanted:
+            if key in tree:
+                value = _last_scalar(tree[key])
+                if value is not None:
+                    found[key] = value
+    if len(found) < len(wanted):
+        missing = wanted.difference(found)
+        for tree in instances:
+            _walk(tree, missing, found)
     return found
 
 
