@@ -21,14 +21,17 @@ How the pyshark 0.6 JSON mode (``tshark -T json --no-duplicate-keys``) is read:
   layer; such packets are skipped before anything is read from them.
 * Values are the raw JSON strings (``"0x0012"``, ``"1700000000.000001000"``), never floats.
 
-A packet whose headers were cut short by the snap length, so that a field the record needs
-(addresses, ports, sequence number, ...) was not dissected, is skipped: there is no honest
-value to put in the record.
+Headers cut short by the snap length get the fast loader's treatment
+(``analyzer.loader.tshark.parse_fields``), so that both loaders agree there too: a packet is
+TCP when ``tcp.srcport`` was dissected, else UDP when ``udp.srcport`` was, else skipped;
+missing addresses read ``""``, a missing IP length 0 (IPv6: 40), missing seq/ack/len/window 0,
+a missing UDP length gives payload 0 and a UDP payload is never negative. A TCP or UDP header
+cut after the source port (no destination port / no TCP flags) is skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pyshark
@@ -128,69 +131,51 @@ def iter_packets_pyshark(
 
 
 def record_from_packet(packet: Any) -> PacketRecord | None:
-    """Build the record for one pyshark JSON-mode packet, or None when it is to be skipped."""
-    frame = _collect(_instances(packet.frame_info), _FRAME_FIELDS)
-    protocols = str(_raw_fields(packet.frame_info).get("frame.protocols", "")).split(":")
+    """Build the record for one pyshark JSON-mode packet, or None when it is to be skipped.
+
+    Mirrors ``analyzer.loader.tshark.parse_fields`` case by case, including for headers cut
+    short by the snap length (see the module docstring).
+    """
+    frame_fields = _raw_fields(packet.frame_info)
+    protocols = str(frame_fields.get("frame.protocols", "")).split(":")
     if _SKIP_PROTOCOLS.intersection(protocols):
         return None
     layers: dict[str, Any] = {}
     for layer in packet.layers:
         # pyshark makes one JsonLayer per distinct protocol; keep the first, just in case.
         layers.setdefault(str(layer.layer_name).lower(), layer)
-    if "icmp" in layers or "icmpv6" in layers:
-        return None
-    tcp_layer = layers.get("tcp")
-    udp_layer = layers.get("udp")
-    if tcp_layer is None and udp_layer is None:
-        return None
 
-    ip_version = _innermost_ip_version(protocols, layers)
+    # "Is TCP" / "is UDP" means: the (last) source port was dissected, as in the fast loader.
+    tcp = _collect(_instances(layers["tcp"]), _TCP_FIELDS) if "tcp" in layers else {}
+    udp: dict[str, str] = {}
+    is_tcp = bool(tcp.get("tcp.srcport"))
+    if not is_tcp:
+        udp = _collect(_instances(layers["udp"]), _UDP_FIELDS) if "udp" in layers else {}
+        if not udp.get("udp.srcport"):
+            return None
+
+    ip_version = _innermost_ip_version(protocols)
+    if ip_version is None:
+        return None
     if ip_version == 4:
-        ip = _collect(_instances(layers["ip"]), _IPV4_FIELDS)
-        src, dst, ip_len_raw = ip.get("ip.src"), ip.get("ip.dst"), ip.get("ip.len")
-        ip_len = _to_int(ip_len_raw)
-    elif ip_version == 6:
-        ip6 = _collect(_instances(layers["ipv6"]), _IPV6_FIELDS)
-        src, dst = ip6.get("ipv6.src"), ip6.get("ipv6.dst")
-        plen = _to_int(ip6.get("ipv6.plen"))
-        ip_len = None if plen is None else plen + 40
+        ip = _collect(_instances(layers["ip"]), _IPV4_FIELDS) if "ip" in layers else {}
+        src, dst = ip.get("ip.src", ""), ip.get("ip.dst", "")
+        ip_len = _int_or(ip.get("ip.len"), 0)
     else:
-        return None
+        ip6 = _collect(_instances(layers["ipv6"]), _IPV6_FIELDS) if "ipv6" in layers else {}
+        src, dst = ip6.get("ipv6.src", ""), ip6.get("ipv6.dst", "")
+        ip_len = _int_or(ip6.get("ipv6.plen"), 0) + 40
 
-    number = _to_int(frame.get("frame.number"))
-    epoch = frame.get("frame.time_epoch")
-    frame_len = _to_int(frame.get("frame.len"))
-    cap_len = _to_int(frame.get("frame.cap_len"))
-    if (
-        number is None
-        or epoch is None
-        or frame_len is None
-        or cap_len is None
-        or src is None
-        or dst is None
-        or ip_len is None
-    ):
-        return None
-    ts_ns = parse_epoch_ns(epoch)
-    payload_captured = cap_len >= frame_len
+    frame = _collect([frame_fields], _FRAME_FIELDS)
+    number = int(frame["frame.number"])
+    ts_ns = parse_epoch_ns(frame["frame.time_epoch"])
+    payload_captured = int(frame["frame.cap_len"]) >= int(frame["frame.len"])
 
-    if tcp_layer is not None:
-        tcp = _collect(_instances(tcp_layer), _TCP_FIELDS)
-        sport = _to_int(tcp.get("tcp.srcport"))
-        dport = _to_int(tcp.get("tcp.dstport"))
-        flags = _to_int(tcp.get("tcp.flags"), base=16)
-        seq = _to_int(tcp.get("tcp.seq_raw"))
-        ack = _to_int(tcp.get("tcp.ack_raw"))
-        payload_len = _to_int(tcp.get("tcp.len"))
-        window = _to_int(tcp.get("tcp.window_size_value"))
-        if (
-            sport is None
-            or dport is None
-            or flags is None
-            or seq is None
-            or payload_len is None
-            or window is None
-        ):
+    if is_tcp:
+        dport = tcp.get("tcp.dstport")
+        flags = tcp.get("tcp.flags")
+        if not dport or not flags:
+            # TCP header cut after the source port: nothing usable (see the module docstring).
             return None
         return PacketRecord(
             frame=number,
@@ -198,24 +183,21 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
             proto="tcp",
             ip_version=ip_version,
             src=src,
-            sport=sport,
+            sport=int(tcp["tcp.srcport"]),
             dst=dst,
-            dport=dport,
+            dport=int(dport),
             ip_len=ip_len,
-            flags=flags & 0xFF,
-            seq=seq,
-            ack=0 if ack is None else ack,
-            payload_len=payload_len,
-            window=window,
+            flags=int(flags, 16) & 0xFF,
+            seq=_int_or(tcp.get("tcp.seq_raw"), 0),
+            ack=_int_or(tcp.get("tcp.ack_raw"), 0),
+            payload_len=_int_or(tcp.get("tcp.len"), 0),
+            window=_int_or(tcp.get("tcp.window_size_value"), 0),
             payload_captured=payload_captured,
             checksum_bad=tcp.get("tcp.checksum.status") == _CHECKSUM_BAD,
         )
 
-    udp = _collect(_instances(udp_layer), _UDP_FIELDS)
-    sport = _to_int(udp.get("udp.srcport"))
-    dport = _to_int(udp.get("udp.dstport"))
-    length = _to_int(udp.get("udp.length"))
-    if sport is None or dport is None or length is None:
+    dport = udp.get("udp.dstport")
+    if not dport:
         return None
     return PacketRecord(
         frame=number,
@@ -223,14 +205,14 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
         proto="udp",
         ip_version=ip_version,
         src=src,
-        sport=sport,
+        sport=int(udp["udp.srcport"]),
         dst=dst,
-        dport=dport,
+        dport=int(dport),
         ip_len=ip_len,
         flags=0,
         seq=0,
         ack=0,
-        payload_len=length - 8,
+        payload_len=max(_int_or(udp.get("udp.length"), 8) - 8, 0),
         window=0,
         payload_captured=payload_captured,
         checksum_bad=udp.get("udp.checksum.status") == _CHECKSUM_BAD,
@@ -271,15 +253,9 @@ def parse_epoch_ns(text: str) -> int:
     return -nanos if negative else nanos
 
 
-def _innermost_ip_version(protocols: list[str], layers: Mapping[str, Any]) -> int | None:
-    """4 or 6, whichever of ``ip``/``ipv6`` comes last in ``frame.protocols``."""
+def _innermost_ip_version(protocols: list[str]) -> int | None:
+    """4 or 6, whichever of ``ip``/``ipv6`` comes last in ``frame.protocols`` (None: neither)."""
     for name in reversed(protocols):
-        if name == "ip" and "ip" in layers:
-            return 4
-        if name == "ipv6" and "ipv6" in layers:
-            return 6
-    # frame.protocols should always list them; fall back on pyshark's layer order.
-    for name in reversed(list(layers)):
         if name == "ip":
             return 4
         if name == "ipv6":
@@ -350,7 +326,6 @@ def _last_scalar(value: object) -> str | None:
     return None
 
 
-def _to_int(value: str | None, base: int = 10) -> int | None:
-    if value is None or value == "":
-        return None
-    return int(value, base)
+def _int_or(value: str | None, default: int) -> int:
+    """The field as an int, or ``default`` when tshark did not dissect it."""
+    return int(value) if value else default
