@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
 from analyzer.core.intervals import IntervalSet
 from analyzer.core.packets import ACK, FIN, RST, SYN, PacketRecord
@@ -569,20 +570,10 @@ class TcpConnection:
         duration_zeek = (self.zeek_last_ns - self.start_ns) / NS
         zeek_dur = duration_zeek if duration_zeek > 0 else None
         return ConnectionRecord(
-            capture=capture,
-            uid=self.uid,
-            proto="tcp",
-            ip_version=self.ip_version,
-            client_ip=c.addr,
-            client_port=c.port,
-            server_ip=s.addr,
-            server_port=s.port,
+            **_common(capture, self.uid, "tcp", self.ip_version, (c.addr, c.port),
+                      (s.addr, s.port), self.first_ns, self.last_ns,
+                      self.first_frame, self.last_frame),
             client_inferred=self.client_inferred,
-            first_ts=self.first_ns / NS,
-            last_ts=self.last_ns / NS,
-            first_ts_ns=self.first_ns,
-            last_ts_ns=self.last_ns,
-            duration_s=(self.last_ns - self.first_ns) / NS,
             handshake=handshake,
             handshake_valid=valid,
             handshake_rtt_s=rtt,
@@ -607,10 +598,6 @@ class TcpConnection:
             orig_ip_bytes=c.z.ip_bytes,
             resp_pkts=s.z.pkts,
             resp_ip_bytes=s.z.ip_bytes,
-            http_requests=0,
-            websocket=False,
-            first_frame=self.first_frame,
-            last_frame=self.last_frame,
             zeek_flipped=False,
             anomalies=tuple(self.anomalies),
         )
@@ -672,20 +659,9 @@ class UdpFlow:
         duration = (self.zeek_last_ns - self.first_ns) / NS
         zeek_dur = duration if duration > 0 else None
         return ConnectionRecord(
-            capture=capture,
-            uid=self.uid,
-            proto="udp",
-            ip_version=self.ip_version,
-            client_ip=self.client[0],
-            client_port=self.client[1],
-            server_ip=self.server[0],
-            server_port=self.server[1],
+            **_common(capture, self.uid, "udp", self.ip_version, self.client, self.server,
+                      self.first_ns, self.last_ns, self.first_frame, self.last_frame),
             client_inferred=False,
-            first_ts=self.first_ns / NS,
-            last_ts=self.last_ns / NS,
-            first_ts_ns=self.first_ns,
-            last_ts_ns=self.last_ns,
-            duration_s=(self.last_ns - self.first_ns) / NS,
             handshake=None,
             handshake_valid=None,
             handshake_rtt_s=None,
@@ -710,13 +686,24 @@ class UdpFlow:
             orig_ip_bytes=self.z_ip_bytes[o],
             resp_pkts=self.z_pkts[r],
             resp_ip_bytes=self.z_ip_bytes[r],
-            http_requests=0,
-            websocket=False,
-            first_frame=self.first_frame,
-            last_frame=self.last_frame,
             zeek_flipped=self.zeek_flipped,
             anomalies=(),
         )
+
+
+def _common(capture: str, uid: str, proto: str, ip_version: int, client: tuple[str, int],
+            server: tuple[str, int], first_ns: int, last_ns: int, first_frame: int,
+            last_frame: int) -> dict[str, Any]:
+    """The record fields TCP connections and UDP flows fill in the same way."""
+    return {
+        "capture": capture, "uid": uid, "proto": proto, "ip_version": ip_version,
+        "client_ip": client[0], "client_port": client[1],
+        "server_ip": server[0], "server_port": server[1],
+        "first_ts": first_ns / NS, "last_ts": last_ns / NS,
+        "first_ts_ns": first_ns, "last_ts_ns": last_ns, "duration_s": (last_ns - first_ns) / NS,
+        "http_requests": 0, "websocket": False,
+        "first_frame": first_frame, "last_frame": last_frame,
+    }
 
 
 def _tcp_flip_at_creation(flags: int, sport: int, dport: int) -> bool:
