@@ -236,6 +236,93 @@ def _summary_table(df: object, out: object) -> None:
         console.print(table)
 
 
+AppFormat = Annotated[Format | None, typer.Option(
+    "--format", "-f", help="table (default on a terminal), csv, jsonl (default otherwise), "
+    "json, parquet, markdown.")]
+
+HTTP_TABLE = ("client_port", "server_port", "trans_depth", "method", "target", "host",
+              "request_version", "status", "response_version", "chunked", "keep_alive")
+WS_TABLE = ("client_port", "server_port", "request_target", "status", "accept_valid",
+            "established", "subprotocol", "frames_c2s", "frames_s2c", "close_code", "close_by",
+            "reply_close_code", "problems")
+
+
+def _app_command(kind: str, captures: list[Path], format: Format | None, output: Path | None,
+                 options: tuple[str | None, Loader, bool, str | None, list[str] | None,
+                                list[str] | None], strict: bool) -> None:
+    from analyzer.api import Analysis
+    from analyzer.report import app as app_rows
+    from analyzer.report import writers
+
+    fmt = format or writers.default_format()
+    if fmt is Format.ZEEK:
+        _err("error: --format zeek is for the connections command")
+        raise typer.Exit(2)
+    if fmt is Format.PARQUET and output is None:
+        _err("error: --format parquet writes a binary file: give it one with -o FILE")
+        raise typer.Exit(2)
+    results = _run(captures, *options)
+    records = Analysis([r for r in results if r.error is None]).records
+    if kind == "http":
+        rows, df = app_rows.http_rows(records), app_rows.http_frame(records)
+        columns, title = HTTP_TABLE, "HTTP transactions"
+    else:
+        rows, df = app_rows.websocket_rows(records), app_rows.websocket_frame(records)
+        columns, title = WS_TABLE, "WebSocket upgrades"
+    if fmt is Format.PARQUET:
+        assert output is not None
+        with output.open("wb") as fh:
+            writers.write_rows(rows, df, fmt, fh, columns, title)
+    else:
+        out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            writers.write_rows(rows, df, fmt, out, columns, title)
+        finally:
+            if output:
+                out.close()
+    raise typer.Exit(_exit_code(results, strict))
+
+
+@app.command()
+def http(
+    captures: CapturesArg,
+    format: AppFormat = None,
+    output: OutputOpt = None,
+    display_filter: FilterOpt = None,
+    loader: LoaderOpt = Loader.tshark,
+    check_checksums: ChecksumOpt = False,
+    tshark_path: TsharkOpt = None,
+    decode_as: DecodeOpt = None,
+    pref: PrefOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """One record per HTTP/1.x request/response pair: method, target, host, versions, status,
+    body sizes, chunked, keep-alive and trans_depth (its index on the connection). HTTP is
+    found on any port."""
+    _app_command("http", captures, format, output,
+                 (display_filter, loader, check_checksums, tshark_path, decode_as, pref), strict)
+
+
+@app.command()
+def websockets(
+    captures: CapturesArg,
+    format: AppFormat = None,
+    output: OutputOpt = None,
+    display_filter: FilterOpt = None,
+    loader: LoaderOpt = Loader.tshark,
+    check_checksums: ChecksumOpt = False,
+    tshark_path: TsharkOpt = None,
+    decode_as: DecodeOpt = None,
+    pref: PrefOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """One record per WebSocket upgrade attempt: the handshake (status, Sec-WebSocket-Accept
+    checked per RFC 6455, subprotocol, extensions), frames and messages each way by opcode,
+    the close handshake (codes, who closed first) and named RFC 6455 problems with frames."""
+    _app_command("websockets", captures, format, output,
+                 (display_filter, loader, check_checksums, tshark_path, decode_as, pref), strict)
+
+
 def _version_callback(value: bool) -> None:
     if value:
         try:

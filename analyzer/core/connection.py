@@ -23,10 +23,12 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from analyzer.core.http import HttpTracker, tokens
 from analyzer.core.intervals import IntervalSet
 from analyzer.core.packets import ACK, FIN, RST, SYN, PacketRecord
 from analyzer.core.records import ConnectionRecord
 from analyzer.core.tcp_state import Event, TcpState, step
+from analyzer.core.websocket import WebSocketTracker
 from analyzer.core.zeek import (
     LIKELY_SERVER_PORTS_TCP,
     LIKELY_SERVER_PORTS_UDP,
@@ -131,6 +133,9 @@ class TcpConnection:
         self.simultaneous_close = False
         self.first_rst: Side | None = None
         self.anomalies: list[str] = []
+        self.http = HttpTracker()
+        self.ws_by_depth: dict[int, WebSocketTracker] = {}
+        self.ws_active: WebSocketTracker | None = None
         # Initial RFC states: a capture that starts with a SYN sees both sides CLOSED; one
         # that starts with a SYN-ACK implies the client is in SYN_SENT; one that starts
         # mid-stream finds both sides ESTABLISHED.
@@ -224,6 +229,26 @@ class TcpConnection:
         self._zeek(ep, peer, p)
         self._rfc(ep, peer, p)
         self._facts(ep, peer, p)
+        if p.http or p.ws:
+            self._app(ep is self.orig, p)
+
+    def _app(self, from_client: bool, p: PacketRecord) -> None:
+        """HTTP messages and WebSocket frames that tshark completed in this packet."""
+        for msg in p.http:
+            if msg.is_request:
+                tx = self.http.request(msg, p.ts_ns, p.frame)
+                if "websocket" in tokens(msg.header("upgrade")):
+                    self.ws_by_depth[tx.trans_depth] = WebSocketTracker(msg, p.ts_ns, p.frame)
+            else:
+                done = self.http.response(msg, p.ts_ns, p.frame)
+                ws = self.ws_by_depth.get(done.trans_depth) if done is not None else None
+                if ws is not None:
+                    ws.response(msg, p.ts_ns, p.frame)
+                    if ws.switched:
+                        self.ws_active = ws
+        if self.ws_active is not None:
+            for f in p.ws:
+                self.ws_active.frame(f, from_client, p.frame)
 
     def _flip(self) -> None:
         self.orig, self.resp = self.resp, self.orig
@@ -600,6 +625,11 @@ class TcpConnection:
             resp_ip_bytes=s.z.ip_bytes,
             zeek_flipped=False,
             anomalies=tuple(self.anomalies),
+            http_requests=self.http.requests,
+            http_responses=self.http.responses,
+            websocket=bool(self.ws_by_depth),
+            transactions=tuple(self.http.transactions()),
+            websockets=tuple(ws.session() for ws in self.ws_by_depth.values()),
         )
 
 
@@ -688,6 +718,9 @@ class UdpFlow:
             resp_ip_bytes=self.z_ip_bytes[r],
             zeek_flipped=self.zeek_flipped,
             anomalies=(),
+            http_requests=0,
+            http_responses=0,
+            websocket=False,
         )
 
 
@@ -701,7 +734,6 @@ def _common(capture: str, uid: str, proto: str, ip_version: int, client: tuple[s
         "server_ip": server[0], "server_port": server[1],
         "first_ts": first_ns / NS, "last_ts": last_ns / NS,
         "first_ts_ns": first_ns, "last_ts_ns": last_ns, "duration_s": (last_ns - first_ns) / NS,
-        "http_requests": 0, "websocket": False,
         "first_frame": first_frame, "last_frame": last_frame,
     }
 

@@ -27,6 +27,47 @@ FIN, SYN, RST, ACK = Flags.FIN, Flags.SYN, Flags.RST, Flags.ACK
 
 
 @dataclass(frozen=True, slots=True)
+class HttpMessage:
+    """One HTTP/1.x request or response head that tshark completed in this packet.
+
+    ``headers`` keeps every header line as (lower-cased name, value), in order.
+    ``chunk_sizes`` are the sizes of a chunked body's chunks (the last one is 0).
+    """
+
+    is_request: bool
+    method: str | None = None
+    target: str | None = None
+    version: str | None = None
+    status: int | None = None
+    reason: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    chunk_sizes: tuple[int, ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (case-insensitive name), or None."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def header_all(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key == name]
+
+
+@dataclass(frozen=True, slots=True)
+class WsFrame:
+    """One WebSocket frame header (RFC 6455 §5.2) that tshark completed in this packet."""
+
+    fin: bool
+    rsv: int
+    opcode: int
+    masked: bool
+    payload_len: int
+    close_code: int | None = None
+    close_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PacketRecord:
     """One TCP segment or UDP datagram, as the core sees it.
 
@@ -43,6 +84,8 @@ class PacketRecord:
         window: the raw (unscaled) TCP window field (0 for UDP).
         payload_captured: False when the snap length cut the payload short.
         checksum_bad: True when tshark validated the checksum and it was wrong.
+        http: HTTP messages tshark completed in this packet (several when pipelined).
+        ws: WebSocket frames tshark completed in this packet, in order.
     """
 
     frame: int
@@ -61,3 +104,5 @@ class PacketRecord:
     window: int = 65535
     payload_captured: bool = True
     checksum_bad: bool = False
+    http: tuple[HttpMessage, ...] = ()
+    ws: tuple[WsFrame, ...] = ()

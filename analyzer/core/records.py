@@ -7,8 +7,11 @@ Fields whose names start with ``zeek_``-free Zeek names (``conn_state``, ``histo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from analyzer.core.http import HttpTransaction
+from analyzer.core.websocket import WebSocketSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,8 @@ class ConnectionRecord:
         conn_state, history: Zeek's codes.
         duration_zeek, orig_bytes, resp_bytes, missed_bytes, orig_pkts, orig_ip_bytes,
             resp_pkts, resp_ip_bytes: Zeek's conn.log columns of the same name.
-        http_requests, websocket: filled in by the HTTP/WebSocket analysis.
+        http_requests, http_responses: HTTP requests and final responses on the connection.
+        websocket: a request on it asked to upgrade to WebSocket.
         first_frame, last_frame: frame numbers of the first and last packet.
         zeek_flipped: True when Zeek's originator is this record's server (a UDP flow whose
             first sender used a well-known server port); Zeek's columns follow Zeek's roles.
@@ -85,16 +89,22 @@ class ConnectionRecord:
     resp_pkts: int
     resp_ip_bytes: int
     http_requests: int
+    http_responses: int
     websocket: bool
     first_frame: int
     last_frame: int
     zeek_flipped: bool
     anomalies: tuple[str, ...]
+    #: The connection's HTTP transactions and WebSocket upgrade attempts (not columns).
+    transactions: tuple[HttpTransaction, ...] = field(default=(), repr=False)
+    websockets: tuple[WebSocketSession, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {name: getattr(self, name) for name in FIELD_NAMES}
         d["anomalies"] = list(self.anomalies)
         return d
 
 
-FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ConnectionRecord))
+FIELD_NAMES: tuple[str, ...] = tuple(
+    f.name for f in fields(ConnectionRecord) if f.name not in ("transactions", "websockets")
+)

@@ -1,7 +1,7 @@
 """Reference loader: pyshark packet objects -> :class:`PacketRecord` (``--loader pyshark``).
 
 This is the slow, second opinion next to the fast ``tshark -T fields`` loader
-(:mod:`analyzer.loader.tshark_fields`). It must build exactly the same records, so it copies
+(:mod:`analyzer.loader.tshark`). It must build exactly the same records, so it copies
 that loader's field semantics, which are tshark's ``-E occurrence=l``: every field is the LAST
 occurrence of that field in the packet, so for tunnels the innermost IP header and TCP/UDP
 header win.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from analyzer.core.packets import PacketRecord
+from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame
 from analyzer.errors import BadDisplayFilter, CaptureError, TsharkNotFound, TsharkTooOld
 
 MIN_TSHARK = (3, 6, 0)
@@ -32,19 +32,29 @@ LEAN_ARGS: tuple[str, ...] = (
     "--disable-protocol", "png",
     "--disable-protocol", "media",
     "-o", "http.decompress_body:FALSE",
-    "-o", "http.dechunk_body:FALSE",
     "-o", "websocket.decompress:FALSE",
 )
 
-#: The fields the core needs, in column order. ``occurrence=l`` takes the last (innermost)
-#: occurrence of each, so tunnelled and ICMP-quoted headers do not mix with outer ones.
+#: The fields the core needs, in column order. Every occurrence is exported (``-E
+#: occurrence=a``, joined by ``AGG``): for IP/TCP/UDP the last one is used (the innermost
+#: header of a tunnel); HTTP and WebSocket fields keep all of them, one per message/frame.
 FIELDS: tuple[str, ...] = (
     "frame.number", "frame.time_epoch", "frame.len", "frame.cap_len", "frame.protocols",
     "ip.src", "ip.dst", "ip.len", "ipv6.src", "ipv6.dst", "ipv6.plen",
     "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.len",
     "tcp.window_size_value", "tcp.checksum.status",
     "udp.srcport", "udp.dstport", "udp.length", "udp.checksum.status",
+    # HTTP/1.x messages (columns 23-31)
+    "http.request.method", "http.request.uri", "http.request.version",
+    "http.response.code", "http.response.version", "http.response.phrase",
+    "http.request.line", "http.response.line", "http.chunk_size",
+    # WebSocket frames (columns 32-40)
+    "websocket.fin", "websocket.rsv", "websocket.opcode", "websocket.mask",
+    "websocket.payload_length", "websocket.payload_length_ext_16",
+    "websocket.payload_length_ext_64", "websocket.payload.close.status_code",
+    "websocket.payload.close.reason",
 )
+AGG = "\x1f"  # the occurrence separator: a control character no field value contains
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +162,8 @@ def check_file(path: str) -> None:
 
 def tshark_args(path: str, opts: LoadOptions) -> list[str]:
     binary, _ = tshark_info(opts.tshark_path)
-    args = [binary, "-n", "-r", path, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=l"]
+    args = [binary, "-n", "-r", path, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a",
+            "-E", f"aggregator={AGG}"]
     for f in FIELDS:
         args += ["-e", f]
     if opts.lean:
@@ -272,6 +283,10 @@ def _ts_ns(text: str) -> int:
     return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
+def _last(value: str) -> str:
+    return value.rpartition(AGG)[2] if AGG in value else value
+
+
 def parse_fields(c: list[str]) -> PacketRecord | None:
     """One ``-T fields`` line (columns in FIELDS order) -> record; None if not TCP/UDP."""
     if len(c) < len(FIELDS):
@@ -287,44 +302,140 @@ def parse_fields(c: list[str]) -> PacketRecord | None:
     if last_ip < 0:
         return None
     if protos[last_ip] == "ipv6":
-        ver, src, dst, ip_len = 6, c[8], c[9], int(c[10] or 0) + 40
+        ver, src, dst, ip_len = 6, _last(c[8]), _last(c[9]), int(_last(c[10]) or 0) + 40
     else:
-        ver, src, dst, ip_len = 4, c[5], c[6], int(c[7] or 0)
+        ver, src, dst, ip_len = 4, _last(c[5]), _last(c[6]), int(_last(c[7]) or 0)
     captured = int(c[3]) >= int(c[2])
+    frame, ts = int(c[0]), _ts_ns(c[1])
     if is_tcp:
+        http = parse_http(c[23:32]) if (c[23] or c[26]) else ()
+        ws = parse_ws(c[32:41]) if c[34] else ()
         return PacketRecord(
-            frame=int(c[0]),
-            ts_ns=_ts_ns(c[1]),
+            frame=frame,
+            ts_ns=ts,
             proto="tcp",
             ip_version=ver,
             src=src,
-            sport=int(c[11]),
+            sport=int(_last(c[11])),
             dst=dst,
-            dport=int(c[12]),
+            dport=int(_last(c[12])),
             ip_len=ip_len,
-            flags=int(c[13], 16) & 0xFF,
-            seq=int(c[14] or 0),
-            ack=int(c[15] or 0),
-            payload_len=int(c[16] or 0),
-            window=int(c[17] or 0),
+            flags=int(_last(c[13]), 16) & 0xFF,
+            seq=int(_last(c[14]) or 0),
+            ack=int(_last(c[15]) or 0),
+            payload_len=int(_last(c[16]) or 0),
+            window=int(_last(c[17]) or 0),
             payload_captured=captured,
-            checksum_bad=c[18] == "0",
+            checksum_bad=_last(c[18]) == "0",
+            http=http,
+            ws=ws,
         )
     return PacketRecord(
-        frame=int(c[0]),
-        ts_ns=_ts_ns(c[1]),
+        frame=frame,
+        ts_ns=ts,
         proto="udp",
         ip_version=ver,
         src=src,
-        sport=int(c[19]),
+        sport=int(_last(c[19])),
         dst=dst,
-        dport=int(c[20]),
+        dport=int(_last(c[20])),
         ip_len=ip_len,
         flags=0,
         seq=0,
         ack=0,
-        payload_len=max(int(c[21] or 8) - 8, 0),
+        payload_len=max(int(_last(c[21]) or 8) - 8, 0),
         window=0,
         payload_captured=captured,
-        checksum_bad=c[22] == "0",
+        checksum_bad=_last(c[22]) == "0",
     )
+
+
+def _split(value: str) -> list[str]:
+    return value.split(AGG) if value else []
+
+
+def parse_http(c: list[str]) -> tuple[HttpMessage, ...]:
+    """HTTP columns (method, uri, req version, code, resp version, phrase, request lines,
+    response lines, chunk sizes) -> messages, one per request/response in the packet."""
+    methods, uris, rversions = _split(c[0]), _split(c[1]), _split(c[2])
+    codes, sversions, phrases = _split(c[3]), _split(c[4]), _split(c[5])
+    chunks = tuple(int(x) for x in _split(c[8]) if x.isdigit())
+    out: list[HttpMessage] = []
+    if methods:
+        blocks = split_header_blocks(_split(c[6]), len(methods))
+        for i, method in enumerate(methods):
+            out.append(HttpMessage(
+                is_request=True, method=method, target=_at(uris, i),
+                version=_version(_at(rversions, i)), headers=blocks[i],
+                chunk_sizes=chunks if len(methods) == 1 else ()))
+    if codes:
+        blocks = split_header_blocks(_split(c[7]), len(codes))
+        for i, code in enumerate(codes):
+            out.append(HttpMessage(
+                is_request=False, status=int(code) if code.isdigit() else None,
+                version=_version(_at(sversions, i)), reason=_at(phrases, i),
+                headers=blocks[i], chunk_sizes=chunks if len(codes) == 1 else ()))
+    return tuple(out)
+
+
+def _at(values: list[str], i: int) -> str | None:
+    return values[i] if i < len(values) else None
+
+
+def _version(text: str | None) -> str | None:
+    return text.removeprefix("HTTP/") if text else None
+
+
+def split_header_blocks(lines: list[str], n: int) -> list[tuple[tuple[str, str], ...]]:
+    """Header lines of ``n`` messages (tshark lists them all in one field) -> n blocks.
+
+    With one message every line is its own. With several, a new block starts where a
+    header name repeats within the current block (each message sends Host, Content-Length
+    and the like once); blocks beyond what can be told apart are left empty.
+    """
+    parsed: list[tuple[str, str]] = []
+    for line in lines:
+        text = line.replace("\\r\\n", "").replace("\r\n", "").rstrip("\r\n")
+        name, sep, value = text.partition(":")
+        if sep:
+            parsed.append((name.strip().lower(), value.strip()))
+    if n <= 1:
+        return [tuple(parsed)]
+    blocks: list[list[tuple[str, str]]] = [[]]
+    for name, value in parsed:
+        if any(k == name for k, _ in blocks[-1]) and len(blocks) < n:
+            blocks.append([])
+        blocks[-1].append((name, value))
+    blocks += [[] for _ in range(n - len(blocks))]
+    return [tuple(b) for b in blocks]
+
+
+def parse_ws(c: list[str]) -> tuple[WsFrame, ...]:
+    """WebSocket columns -> frames. Optional fields (extended lengths, close code and
+    reason) appear only for the frames that carry them, so they are dealt out in order."""
+    fins, rsvs, opcodes, masks = _split(c[0]), _split(c[1]), _split(c[2]), _split(c[3])
+    lens, ext16, ext64 = _split(c[4]), iter(_split(c[5])), iter(_split(c[6]))
+    codes, reasons = iter(_split(c[7])), iter(_split(c[8]))
+    frames = []
+    for i, op in enumerate(opcodes):
+        length = int(_at(lens, i) or 0)
+        if length == 126:
+            length = int(next(ext16, "126"))
+        elif length == 127:
+            length = int(next(ext64, "127"))
+        opcode = int(op, 0)
+        code: int | None = None
+        reason: str | None = None
+        if opcode == 8 and length >= 2:
+            raw = next(codes, None)
+            code = int(raw) if raw and raw.isdigit() else None
+            reason = next(reasons, "") if length > 2 else ""
+        frames.append(WsFrame(
+            fin=_flag(_at(fins, i)), rsv=int(_at(rsvs, i) or "0", 0), opcode=opcode,
+            masked=_flag(_at(masks, i)), payload_len=length, close_code=code,
+            close_reason=reason))
+    return tuple(frames)
+
+
+def _flag(text: str | None) -> bool:
+    return text in ("1", "True", "true")

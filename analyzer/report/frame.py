@@ -25,7 +25,7 @@ CATEGORIES: dict[str, list[str]] = {
 INT_COLUMNS = ("client_port", "server_port", "ip_version", "first_ts_ns", "last_ts_ns",
                "syn_retransmissions", "packets_c2s", "packets_s2c", "bytes_c2s", "bytes_s2c",
                "missed_bytes", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
-               "http_requests", "first_frame", "last_frame")
+               "http_requests", "http_responses", "first_frame", "last_frame")
 NULLABLE_INT = ("orig_bytes", "resp_bytes")
 
 

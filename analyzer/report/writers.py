@@ -137,3 +137,49 @@ CONNECTION_WRITERS: dict[Format, Callable[..., None]] = {
 
 def default_format() -> Format:
     return Format.TABLE if sys.stdout.isatty() else Format.JSONL
+
+
+def _flat(value: object) -> object:
+    """Lists and dicts as compact JSON text, for CSV, Markdown and table cells."""
+    if isinstance(value, (list, dict, tuple)):
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+def write_rows(rows: list[dict[str, Any]], df: pd.DataFrame, fmt: Format,
+               out: TextIO | BinaryIO, table_columns: tuple[str, ...], title: str) -> None:
+    """Write application-layer rows (HTTP transactions, WebSocket sessions) in ``fmt``."""
+    flat = df.copy()
+    for col in flat.columns:
+        if flat[col].dtype == object:
+            flat[col] = flat[col].map(_flat)
+    if fmt is Format.PARQUET:
+        assert not isinstance(out, TextIO)
+        flat.to_parquet(out, engine="pyarrow", index=False)  # type: ignore[arg-type]
+        return
+    assert not isinstance(out, (BinaryIO,)) or True
+    text = out  # a text stream for every other format
+    if fmt is Format.JSONL:
+        for row in rows:
+            text.write(json.dumps({k: _jsonable(v) for k, v in row.items()}) + "\n")  # type: ignore[arg-type]
+    elif fmt is Format.JSON:
+        text.write(json.dumps(rows, indent=2) + "\n")  # type: ignore[arg-type]
+    elif fmt is Format.CSV:
+        for col in flat.columns:
+            if flat[col].dtype == object or pd.api.types.is_string_dtype(flat[col]):
+                flat[col] = flat[col].map(_csv_safe)
+        flat.to_csv(text, index=False)  # type: ignore[arg-type]
+    elif fmt is Format.MARKDOWN:
+        text.write(markdown_table(flat))  # type: ignore[arg-type]
+    else:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=title)
+        for col in table_columns:
+            table.add_column(col, overflow="fold")
+        for row in flat[list(table_columns)].to_dict("records"):
+            table.add_row(*(Text("" if v is None or (isinstance(v, float) and math.isnan(v))
+                                 or v is pd.NA else str(v)) for v in row.values()))
+        Console(file=text).print(table)  # type: ignore[arg-type]
