@@ -44,8 +44,33 @@ class CaptureResult:
 
 def analyze_capture(path: str | Path, options: LoadOptions | None = None,
                     config: TrackerConfig | None = None) -> CaptureResult:
-    """Read one capture; errors are kept in the result, not raised."""
+    """Read one capture; errors are kept in the result, not raised.
+
+    HTTP is found on any port: tshark dissects it on its own port list and, elsewhere, by
+    a heuristic that looks at the start of each segment. The heuristic misses a request
+    whose first segment is too short to recognise (a request typed byte by byte); the
+    response then arrives without its request. When that happens, the capture is read
+    once more with tshark told (``-d tcp.port==P,http``) that those servers speak HTTP.
+    """
     options = options or LoadOptions()
+    result = _analyze_once(path, options, config)
+    missed = sorted(_ports_with_unmatched_responses(result.records))
+    rules = tuple(f"tcp.port=={port},http" for port in missed)
+    rules = tuple(r for r in rules if r not in options.decode_as)
+    if result.error is None and rules:
+        from dataclasses import replace
+
+        result = _analyze_once(path, replace(options, decode_as=options.decode_as + rules),
+                               config)
+    return result
+
+
+def _ports_with_unmatched_responses(records: list[ConnectionRecord]) -> set[int]:
+    return {r.server_port for r in records for tx in r.transactions if tx.method is None}
+
+
+def _analyze_once(path: str | Path, options: LoadOptions,
+                  config: TrackerConfig | None) -> CaptureResult:
     config = config or TrackerConfig(check_checksums=options.check_checksums)
     name = str(path)
     result = CaptureResult(name)
@@ -92,7 +117,7 @@ class Analysis:
         the top server endpoints, per capture."""
         from analyzer.report.summary import summarize
 
-        return summarize(self.connections)
+        return summarize(self.connections, self.records)
 
 
 def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | None = None,

@@ -263,6 +263,7 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
         raise typer.Exit(2)
     results = _run(captures, *options)
     records = Analysis([r for r in results if r.error is None]).records
+    columns: tuple[str, ...]
     if kind == "http":
         rows, df = app_rows.http_rows(records), app_rows.http_frame(records)
         columns, title = HTTP_TABLE, "HTTP transactions"
@@ -271,8 +272,7 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
         columns, title = WS_TABLE, "WebSocket upgrades"
     if fmt is Format.PARQUET:
         assert output is not None
-        with output.open("wb") as fh:
-            writers.write_rows(rows, df, fmt, fh, columns, title)
+        writers.flat_frame(df).to_parquet(output, engine="pyarrow", index=False)
     else:
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:

@@ -354,7 +354,7 @@ class WsSession:
     ) -> bytes:
         """Encode one frame (client frames masked by default) and account for it.
 
-        The frame's frame number is filled in by ``note`` once its last byte is sent.
+        The frame is logged (with its frame number) by ``seg`` once its last byte is sent.
         """
         if masked is None:
             masked = side == "c"
@@ -410,10 +410,6 @@ class WsSession:
 
     def ack(self, side: str) -> int:
         return self.cv.send(side, "A")
-
-
-def new_session(name: str, cport: int) -> WsSession:
-    return WsSession(name, cport)
 
 
 # --------------------------------------------------------------------------
@@ -481,7 +477,7 @@ def build_scenarios() -> list[Scenario]:
     port = iter(range(FIRST_CLIENT_PORT, FIRST_CLIENT_PORT + 100))
 
     # 1. all correct ------------------------------------------------------------
-    s = new_session("ws_ok", next(port))
+    s = WsSession("ws_ok", next(port))
     opening(s)
     hello_world(s)
     one(s, "c", OP_PING, b"ping-1")
@@ -497,7 +493,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 2. wrong accept -------------------------------------------------------------
-    s = new_session("ws_wrong_accept", next(port))
+    s = WsSession("ws_wrong_accept", next(port))
     _, f101 = opening(s, resp={"accept": WRONG_ACCEPT})
     s.problem("wrong_accept", f101)
     hello_world(s)
@@ -511,7 +507,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 3. missing accept -----------------------------------------------------------
-    s = new_session("ws_missing_accept", next(port))
+    s = WsSession("ws_missing_accept", next(port))
     _, f101 = opening(s, resp={"accept": None})
     s.problem("missing_accept", f101)
     hello_world(s)
@@ -525,7 +521,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 4. bad version --------------------------------------------------------------
-    s = new_session("ws_bad_version", next(port))
+    s = WsSession("ws_bad_version", next(port))
     freq, _ = opening(s, req={"version": "8", "origin": None})
     s.problem("bad_version", freq)
     hello_world(s)
@@ -539,7 +535,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 5. bad Connection header ----------------------------------------------------
-    s = new_session("ws_bad_upgrade_tokens", next(port))
+    s = WsSession("ws_bad_upgrade_tokens", next(port))
     freq, _ = opening(s, req={"connection": "keep-alive"})
     s.problem("bad_connection_header", freq)
     hello_world(s)
@@ -553,35 +549,38 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 6. unoffered subprotocol ----------------------------------------------------
-    s = new_session("ws_unoffered_subprotocol", next(port))
+    s = WsSession("ws_unoffered_subprotocol", next(port))
     _, f101 = opening(s, req={"protocols": "chat.v1"}, resp={"protocol": "chat.v9"})
     s.problem("unoffered_subprotocol", f101)
+    s.rec["established"] = False  # RFC 6455 §4.1: the client MUST fail the connection
     hello_world(s)
     close_handshake(s)
     out.append(
         Scenario(
             s,
             "Client offers Sec-WebSocket-Protocol 'chat.v1'; the 101 selects 'chat.v9'. "
-            "Accept is valid, so established stays true.",
+            "RFC 6455 §4.1: the client MUST fail the connection, so it is not established.",
         )
     )
 
     # 7. unoffered extension ------------------------------------------------------
-    s = new_session("ws_unoffered_extension", next(port))
+    s = WsSession("ws_unoffered_extension", next(port))
     _, f101 = opening(s, resp={"extensions": "permessage-deflate"})
     s.problem("unoffered_extension", f101)
+    s.rec["established"] = False  # RFC 6455 §4.1: the client MUST fail the connection
     hello_world(s)  # RSV1 clear: these frames are not compressed
     close_handshake(s)
     out.append(
         Scenario(
             s,
             "Client offers no extension; the 101 returns 'Sec-WebSocket-Extensions: "
-            "permessage-deflate'. Frames have RSV1=0 (uncompressed). Established stays true.",
+            "permessage-deflate'. Frames have RSV1=0 (uncompressed). RFC 6455 §4.1: the client "
+            "MUST fail the connection, so it is not established.",
         )
     )
 
     # 8. unmasked client frame ----------------------------------------------------
-    s = new_session("ws_unmasked_client", next(port))
+    s = WsSession("ws_unmasked_client", next(port))
     opening(s)
     f = one(s, "c", OP_TEXT, b"hello", masked=False)
     s.problem("unmasked_client_frame", f)
@@ -596,7 +595,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 9. masked server frame ------------------------------------------------------
-    s = new_session("ws_masked_server", next(port))
+    s = WsSession("ws_masked_server", next(port))
     opening(s)
     one(s, "c", OP_TEXT, b"hello")
     f = one(s, "s", OP_TEXT, b"world", masked=True)
@@ -611,7 +610,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 10. control frame too long ---------------------------------------------------
-    s = new_session("ws_control_too_long", next(port))
+    s = WsSession("ws_control_too_long", next(port))
     opening(s)
     hello_world(s)
     f = one(s, "c", OP_PING, bytes((0x41 + i % 26) for i in range(126)))
@@ -627,7 +626,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 11. fragmented control frame -------------------------------------------------
-    s = new_session("ws_fragmented_control", next(port))
+    s = WsSession("ws_fragmented_control", next(port))
     opening(s)
     hello_world(s)
     f = one(s, "c", OP_PING, b"ping-1", fin=False)
@@ -642,7 +641,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 12. reserved close code -----------------------------------------------------
-    s = new_session("ws_reserved_close_code", next(port))
+    s = WsSession("ws_reserved_close_code", next(port))
     opening(s)
     hello_world(s)
     f, _ = close_handshake(s, code=1005, reply_code=1002)
@@ -656,7 +655,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 13. invalid close code ------------------------------------------------------
-    s = new_session("ws_invalid_close_code", next(port))
+    s = WsSession("ws_invalid_close_code", next(port))
     opening(s)
     hello_world(s)
     f, _ = close_handshake(s, code=2999, reason="bogus", reply_code=1002)
@@ -670,7 +669,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 14. data after close --------------------------------------------------------
-    s = new_session("ws_data_after_close", next(port))
+    s = WsSession("ws_data_after_close", next(port))
     opening(s)
     hello_world(s)
     one(s, "c", OP_CLOSE, close_payload(1000))
@@ -688,7 +687,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 15. several frames per segment / one frame over two segments ---------------------
-    s = new_session("ws_multi_frames_per_segment", next(port))
+    s = WsSession("ws_multi_frames_per_segment", next(port))
     opening(
         s,
         req={
@@ -721,7 +720,7 @@ def build_scenarios() -> list[Scenario]:
     )
 
     # 16. fragmented data message -------------------------------------------------
-    s = new_session("ws_fragmented_message", next(port))
+    s = WsSession("ws_fragmented_message", next(port))
     opening(s)
     one(s, "c", OP_TEXT, b"Hel", fin=False)
     s.ack("s")

@@ -15,9 +15,16 @@ from analyzer.report.app import http_rows, websocket_rows
 pytestmark = pytest.mark.tshark
 ZEEK = ORACLE / "zeek"
 
-#: http.log rows Zeek writes for HTTP carried *inside* WebSocket frames (wstunnel): tshark
-#: does not dissect WebSocket payloads as HTTP, so these rows are out of our reach.
+#: Documented differences (README, "Zeek conformance"):
+#: * ws-wstunnel-http tunnels an HTTP request inside WebSocket frames. Zeek parses it (its
+#:   http.log has a second row, and the tunnelled 301 overwrites the upgrade's status);
+#:   tshark does not dissect WebSocket payloads as HTTP. Only host and URI are compared.
+#: * vlan-mpls carries an HTTP/0.9 exchange: the reply has no status line. Zeek logs status
+#:   0; we report no status (null).
+#: * Zeek's HTTP analyzer skips connections whose handshake it did not see; we report their
+#:   transactions too, so rows on connections with handshake "not_seen" are left out here.
 TUNNELLED = {("ws-wstunnel-http", 2)}
+NO_STATUS_LINE = {("vlan-mpls", "0.9")}
 
 
 def _records(name: str) -> list[ConnectionRecord]:
@@ -35,7 +42,12 @@ def _cases(suffix: str) -> list[str]:
 @pytest.mark.parametrize("name", _cases(".http.log"))
 def test_http_log_rows_equal_zeek(name: str) -> None:
     zeek = parse_conn_log(ZEEK / f"{name}.http.log")
-    ours = http_rows(_records(name))
+    records = _records(name)
+    ours = http_rows([r for r in records if r.handshake != "not_seen"])
+    if "trans_depth" not in zeek[0]:  # a zeek-cut view: compare host and URI
+        rows = [z for i, z in enumerate(zeek, 1) if (name, i) not in TUNNELLED]
+        assert [(r["host"], r["target"]) for r in ours] == [(z["host"], z["uri"]) for z in rows]
+        return
 
     def key(r: dict[str, object]) -> tuple[object, ...]:
         return (r["id.orig_h"], r["id.orig_p"], r["id.resp_h"], r["id.resp_p"], r["trans_depth"])
@@ -48,8 +60,10 @@ def test_http_log_rows_equal_zeek(name: str) -> None:
         ours_row = got.get(key(z))  # type: ignore[arg-type]
         assert ours_row is not None, f"{name}: no transaction for {key(z)}"
         version = ours_row["response_version"] or ours_row["request_version"]
-        assert (ours_row["method"], ours_row["target"], ours_row["host"],
-                None if ours_row["status"] is None else str(ours_row["status"]), version) == (
+        status = None if ours_row["status"] is None else str(ours_row["status"])
+        if (name, version) in NO_STATUS_LINE and status is None:
+            status = "0"
+        assert (ours_row["method"], ours_row["target"], ours_row["host"], status, version) == (
             z["method"], z["uri"], z["host"], z["status_code"], z["version"]), name
     assert len(ours) == len([z for z in zeek if (name, int(str(z["trans_depth"])))
                              not in TUNNELLED])
@@ -106,7 +120,9 @@ def _events(path: Path) -> tuple[dict[bool, dict[str, int]], list[tuple[bool, in
             frames[is_orig][op] = frames[is_orig].get(op, 0) + 1
         elif parts[0] == "websocket_close":
             status = parts[parts.index("status") + 1]
-            closes.append((parts[2] == "T", int(status) if status.isdigit() else None))
+            # Zeek prints status 0 for a Close frame that carries no code; we report null.
+            code = int(status) if status.isdigit() and status != "0" else None
+            closes.append((parts[2] == "T", code))
     return frames, closes
 
 

@@ -35,6 +35,12 @@ LEAN_ARGS: tuple[str, ...] = (
     "-o", "websocket.decompress:FALSE",
 )
 
+#: Always on: an HTTP message is reported once its head is complete, not once its whole
+#: body has been reassembled, so a response whose body lost a segment is still seen.
+HTTP_ARGS: tuple[str, ...] = (
+    "-o", "http.desegment_body:FALSE",
+)
+
 #: The fields the core needs, in column order. Every occurrence is exported (``-E
 #: occurrence=a``, joined by ``AGG``): for IP/TCP/UDP the last one is used (the innermost
 #: header of a tunnel); HTTP and WebSocket fields keep all of them, one per message/frame.
@@ -168,6 +174,7 @@ def tshark_args(path: str, opts: LoadOptions) -> list[str]:
         args += ["-e", f]
     if opts.lean:
         args += LEAN_ARGS
+    args += HTTP_ARGS
     if opts.check_checksums:
         args += ["-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
     for pref in opts.prefs:
@@ -297,6 +304,9 @@ def parse_fields(c: list[str]) -> PacketRecord | None:
     is_tcp = bool(c[11])
     if not is_tcp and not c[19]:
         return None
+    # A header cut short by the snap length lacks what the core needs: not a usable packet.
+    if (is_tcp and not (c[12] and c[13])) or (not is_tcp and not c[20]):
+        return None
     # The innermost network layer decides the IP version.
     last_ip = max((i for i, p in enumerate(protos) if p in ("ip", "ipv6")), default=-1)
     if last_ip < 0:
@@ -366,7 +376,7 @@ def parse_http(c: list[str]) -> tuple[HttpMessage, ...]:
         for i, method in enumerate(methods):
             out.append(HttpMessage(
                 is_request=True, method=method, target=_at(uris, i),
-                version=_version(_at(rversions, i)), headers=blocks[i],
+                version=_request_version(_at(rversions, i)), headers=blocks[i],
                 chunk_sizes=chunks if len(methods) == 1 else ()))
     if codes:
         blocks = split_header_blocks(_split(c[7]), len(codes))
@@ -384,6 +394,11 @@ def _at(values: list[str], i: int) -> str | None:
 
 def _version(text: str | None) -> str | None:
     return text.removeprefix("HTTP/") if text else None
+
+
+def _request_version(text: str | None) -> str:
+    """A request line without a version is HTTP/0.9 (RFC 1945 §4.1, Simple-Request)."""
+    return _version(text) or "0.9"
 
 
 def split_header_blocks(lines: list[str], n: int) -> list[tuple[tuple[str, str], ...]]:

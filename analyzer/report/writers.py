@@ -146,31 +146,43 @@ def _flat(value: object) -> object:
     return value
 
 
-def write_rows(rows: list[dict[str, Any]], df: pd.DataFrame, fmt: Format,
-               out: TextIO | BinaryIO, table_columns: tuple[str, ...], title: str) -> None:
-    """Write application-layer rows (HTTP transactions, WebSocket sessions) in ``fmt``."""
+def _compact(value: object) -> object:
+    """Dicts of counts as "text:2 close:1" (zeros left out), lists of problems as names."""
+    if isinstance(value, dict):
+        return " ".join(f"{k}:{v}" for k, v in value.items() if v) or "-"
+    if isinstance(value, list):
+        return ", ".join(
+            f"{v['problem']}@{v['frame']}" if isinstance(v, dict) else str(v) for v in value)
+    return value
+
+
+def flat_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Lists and dicts in object columns as JSON text (for CSV, Parquet, tables)."""
     flat = df.copy()
     for col in flat.columns:
         if flat[col].dtype == object:
             flat[col] = flat[col].map(_flat)
-    if fmt is Format.PARQUET:
-        assert not isinstance(out, TextIO)
-        flat.to_parquet(out, engine="pyarrow", index=False)  # type: ignore[arg-type]
-        return
-    assert not isinstance(out, (BinaryIO,)) or True
-    text = out  # a text stream for every other format
+    return flat
+
+
+def write_rows(rows: list[dict[str, Any]], df: pd.DataFrame, fmt: Format, out: TextIO,
+               table_columns: tuple[str, ...], title: str) -> None:
+    """Write application-layer rows (HTTP transactions, WebSocket sessions) as text."""
     if fmt is Format.JSONL:
         for row in rows:
-            text.write(json.dumps({k: _jsonable(v) for k, v in row.items()}) + "\n")  # type: ignore[arg-type]
-    elif fmt is Format.JSON:
-        text.write(json.dumps(rows, indent=2) + "\n")  # type: ignore[arg-type]
-    elif fmt is Format.CSV:
+            out.write(json.dumps({k: _jsonable(v) for k, v in row.items()}) + "\n")
+        return
+    if fmt is Format.JSON:
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return
+    flat = flat_frame(df)
+    if fmt is Format.CSV:
         for col in flat.columns:
             if flat[col].dtype == object or pd.api.types.is_string_dtype(flat[col]):
                 flat[col] = flat[col].map(_csv_safe)
-        flat.to_csv(text, index=False)  # type: ignore[arg-type]
+        flat.to_csv(out, index=False)
     elif fmt is Format.MARKDOWN:
-        text.write(markdown_table(flat))  # type: ignore[arg-type]
+        out.write(markdown_table(flat))
     else:
         from rich.console import Console
         from rich.table import Table
@@ -179,7 +191,12 @@ def write_rows(rows: list[dict[str, Any]], df: pd.DataFrame, fmt: Format,
         table = Table(title=title)
         for col in table_columns:
             table.add_column(col, overflow="fold")
-        for row in flat[list(table_columns)].to_dict("records"):
-            table.add_row(*(Text("" if v is None or (isinstance(v, float) and math.isnan(v))
-                                 or v is pd.NA else str(v)) for v in row.values()))
-        Console(file=text).print(table)  # type: ignore[arg-type]
+        compact = df[list(table_columns)].copy()
+        for col in compact.columns:
+            if compact[col].dtype == object:
+                compact[col] = compact[col].map(_compact)
+        for values in compact.itertuples(index=False, name=None):
+            table.add_row(*(Text("" if v is None or v is pd.NA
+                                 or (isinstance(v, float) and math.isnan(v)) else str(v))
+                            for v in values))
+        Console(file=out, width=None if out.isatty() else 220).print(table)
