@@ -26,7 +26,9 @@ venv: $(STAMP)
 ## make demo: the main job on the bundled captures
 demo: tshark venv
 	$(VENV)/bin/pcap-analyzer connections captures/real/*.pcap* captures/synthetic/*.pcap* --format table
-	$(VENV)/bin/pcap-analyzer summary captures/real/mixed.pcap captures/synthetic/port_reuse.pcap
+	$(VENV)/bin/pcap-analyzer http captures/real/http11_keepalive.pcapng captures/real/mixed.pcap captures/ws/*.pcap* --format table
+	$(VENV)/bin/pcap-analyzer websockets captures/ws/*.pcap* captures/ws_synthetic/*.pcap --format table
+	$(VENV)/bin/pcap-analyzer summary captures/real/mixed.pcap captures/ws/*.pcap*
 
 ## make test: the test suite (real tshark, real captures, Zeek's oracle in ../shared)
 test: tshark venv
@@ -42,6 +44,8 @@ typecheck: venv
 captures: tshark venv
 	$(PY) captures/record_real.py --out captures/real
 	$(PY) captures/make_synthetic.py --out captures/synthetic
+	$(PY) captures/record_ws.py --out captures/ws
+	$(PY) captures/make_ws_synthetic.py --out captures/ws_synthetic
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

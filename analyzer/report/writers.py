@@ -31,7 +31,8 @@ TABLE_COLUMNS = (
     ("handshake", "handshake"), ("rtt ms", "handshake_rtt_s"), ("end", "end"),
     ("closer", "closer"), ("client state", "client_state"), ("server state", "server_state"),
     ("TIME_WAIT", "time_wait"), ("zeek", "conn_state"), ("history", "history"),
-    ("pkts c>s/s>c", "packets"), ("bytes c>s/s>c", "bytes"),
+    ("pkts c>s/s>c", "packets"), ("bytes c>s/s>c", "bytes"), ("http req", "http_requests"),
+    ("ws", "websocket"),
 )
 
 _CSV_RISKY = ("=", "+", "-", "@", "\t", "\r")
@@ -100,6 +101,8 @@ def write_table(df: pd.DataFrame, out: TextIO, title: str | None = None) -> None
                 cells.append("" if v is None or pd.isna(v) else f"{v * 1000:.3f}")
             elif col == "capture":
                 cells.append(str(r[col]).rsplit("/", 1)[-1])
+            elif col == "websocket":
+                cells.append("yes" if r[col] else "")
             else:
                 v = r[col]
                 cells.append("" if v is None or (not isinstance(v, str) and pd.isna(v))
