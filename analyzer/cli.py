@@ -323,6 +323,69 @@ def websockets(
                  (display_filter, loader, check_checksums, tshark_path, decode_as, pref), strict)
 
 
+class ExplainFormat(str, enum.Enum):
+    text = "text"
+    markdown = "markdown"
+
+
+@app.command()
+def explain(
+    capture: Annotated[Path, typer.Argument(help="A capture file.", show_default=False)],
+    conn: Annotated[str | None, typer.Option(
+        "--conn", help="The connection's uid (from `connections`).")] = None,
+    display_filter: FilterOpt = None,
+    format: Annotated[ExplainFormat, typer.Option(
+        "--format", "-f", help="text (a ladder in the terminal) or markdown (a Mermaid "
+        "sequenceDiagram).")] = ExplainFormat.text,
+    output: OutputOpt = None,
+    loader: LoaderOpt = Loader.tshark,
+    check_checksums: ChecksumOpt = False,
+    tshark_path: TsharkOpt = None,
+    decode_as: DecodeOpt = None,
+    pref: PrefOpt = None,
+) -> None:
+    """Draw one TCP connection as a ladder diagram: every segment with its frame, time,
+    flags, relative seq/ack and length, both sides' RFC 9293 states after each step, and a
+    plain-language verdict. Pick it with --conn UID, or with -Y FILTER (the first TCP
+    connection with a matching packet)."""
+    from analyzer.loader import load
+    from analyzer.report import explain as ex
+
+    results = _run([capture], display_filter, loader, check_checksums, tshark_path,
+                   decode_as, pref)
+    (result,) = results
+    if result.error is not None:
+        raise typer.Exit(EXIT_INPUT)
+    tcp = [r for r in result.records if r.proto == "tcp"]
+    if conn is not None:
+        chosen = [r for r in tcp if r.uid == conn]
+    else:
+        chosen = tcp[:1]
+    if not chosen:
+        what = f"no TCP connection with uid {conn}" if conn else "no TCP connection"
+        _err(f"error: {capture}: {what} (list them with: pcap-analyzer connections "
+             f"{capture})")
+        raise typer.Exit(2 if conn else EXIT_INPUT)
+    record = chosen[0]
+    ends = {(record.client_ip, record.client_port), (record.server_ip, record.server_port)}
+    options = LoadOptions(check_checksums=check_checksums, loader=loader.value,
+                          tshark_path=tshark_path, decode_as=tuple(decode_as or ()),
+                          prefs=tuple(pref or ()))
+    packets = [
+        p for p in load(str(capture), options)
+        if p.proto == "tcp" and record.first_frame <= p.frame <= record.last_frame
+        and {(p.src, p.sport), (p.dst, p.dport)} == ends
+    ]
+    steps = ex.ladder(record, packets)
+    text = (ex.render_mermaid(record, steps) if format is ExplainFormat.markdown
+            else ex.render_text(record, steps))
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    raise typer.Exit(0)
+
+
 def _version_callback(value: bool) -> None:
     if value:
         try:

@@ -1,0 +1,258 @@
+"""``explain``: one connection as a ladder diagram, with each side's RFC 9293 state after
+every segment, and a verdict in plain language.
+
+The ladder is rebuilt by feeding the connection's packets, one at a time, into a fresh
+core connection and reading both endpoints' states after each step: the diagram and the
+record cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from analyzer.core.connection import TcpConnection, Timeouts
+from analyzer.core.packets import ACK, FIN, RST, SYN, PacketRecord
+from analyzer.core.records import ConnectionRecord
+from analyzer.core.websocket import OPCODES
+from analyzer.core.zeek import seq_delta
+
+FOLD_AFTER = 6  # a run of more plain data/ACK segments than this is folded into one line
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One arrow of the ladder."""
+
+    frame: int
+    ms: float  # since the first packet
+    from_client: bool
+    label: str
+    length: int
+    client_state: str
+    server_state: str
+    plain: bool  # a data or ACK segment with nothing else to say (foldable)
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """A folded run of plain segments."""
+
+    first_frame: int
+    last_frame: int
+    segments: int
+    bytes_c2s: int
+    bytes_s2c: int
+
+
+def _flags(fl: int) -> str:
+    names = [n for bit, n in ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (ACK, "ACK"))
+             if fl & bit]
+    if fl & 0x08:
+        names.append("PSH")
+    return ",".join(names) or "none"
+
+
+def ladder(record: ConnectionRecord, packets: Iterable[PacketRecord]) -> list[Step]:
+    """Replay the connection's packets through the core, one step per packet."""
+    steps: list[Step] = []
+    conn: TcpConnection | None = None
+    isn: dict[bool, int] = {}
+    first_ns = record.first_ts_ns
+    for p in packets:
+        if conn is None:
+            conn = TcpConnection(p, Timeouts(), False)
+        conn.feed(p)
+        from_client = (p.src, p.sport) == (record.client_ip, record.client_port)
+        if from_client not in isn:
+            isn[from_client] = p.seq if p.flags & SYN else (p.seq - 1) % (1 << 32)
+        rel_seq = seq_delta(p.seq, isn[from_client])
+        parts = [_flags(p.flags), f"seq={rel_seq}"]
+        if p.flags & ACK and (not from_client) in isn:
+            parts.append(f"ack={seq_delta(p.ack, isn[not from_client])}")
+        elif p.flags & ACK:
+            parts.append(f"ack=raw {p.ack}")
+        if p.payload_len:
+            parts.append(f"len={p.payload_len}")
+        notes = [_http_note(m) for m in p.http] + [_ws_note(f) for f in p.ws]
+        label = " ".join(parts) + ("  " + "; ".join(notes) if notes else "")
+        client = conn.orig if (conn.orig.addr, conn.orig.port) == (
+            record.client_ip, record.client_port) else conn.resp
+        server = conn.resp if client is conn.orig else conn.orig
+        plain = not (p.flags & (SYN | FIN | RST)) and not notes
+        steps.append(Step(p.frame, (p.ts_ns - first_ns) / 1e6, from_client, label,
+                          p.payload_len, client.rfc.value, server.rfc.value, plain))
+    return steps
+
+
+def _http_note(m: object) -> str:
+    from analyzer.core.packets import HttpMessage
+
+    assert isinstance(m, HttpMessage)
+    if m.is_request:
+        upgrade = " Upgrade: websocket" if (m.header("upgrade") or "").lower() == "websocket" \
+            else ""
+        return f"HTTP {m.method} {m.target}{upgrade}"
+    return f"HTTP {m.status} {m.reason or ''}".rstrip()
+
+
+def _ws_note(f: object) -> str:
+    from analyzer.core.packets import WsFrame
+
+    assert isinstance(f, WsFrame)
+    name = OPCODES.get(f.opcode, f"opcode {f.opcode}")
+    if f.opcode == 8:
+        return f"WS Close {f.close_code if f.close_code is not None else '(no code)'}"
+    return f"WS {name} {f.payload_len} B"
+
+
+def fold(steps: list[Step]) -> list[Step | Fold]:
+    """Runs of more than FOLD_AFTER plain segments become one Fold (first and last shown)."""
+    out: list[Step | Fold] = []
+    run: list[Step] = []
+
+    def flush() -> None:
+        if len(run) > FOLD_AFTER:
+            out.append(run[0])
+            middle = run[1:-1]
+            out.append(Fold(middle[0].frame, middle[-1].frame, len(middle),
+                            sum(s.length for s in middle if s.from_client),
+                            sum(s.length for s in middle if not s.from_client)))
+            out.append(run[-1])
+        else:
+            out.extend(run)
+        run.clear()
+
+    for s in steps:
+        if s.plain:
+            run.append(s)
+        else:
+            flush()
+            out.append(s)
+    flush()
+    return out
+
+
+def verdict(record: ConnectionRecord, steps: list[Step]) -> list[str]:
+    """Plain-language sentences about how the connection went."""
+    lines: list[str] = []
+    side = {"client": f"the client ({record.client_ip}:{record.client_port})",
+            "server": f"the server ({record.server_ip}:{record.server_port})"}
+    hs = record.handshake
+    if hs == "complete":
+        rtt = (record.handshake_rtt_s or 0) * 1000
+        valid = "" if record.handshake_valid else " but INVALID (see anomalies)"
+        lines.append(f"Handshake complete in {rtt:.3f} ms{valid}.")
+        if record.syn_retransmissions:
+            lines.append(f"The client sent its SYN {record.syn_retransmissions + 1} times.")
+    elif hs == "refused":
+        lines.append("The server refused the connection: it answered the SYN with a RST.")
+    elif hs == "unanswered":
+        lines.append("The SYN was never answered.")
+    elif hs == "incomplete":
+        lines.append("The server answered with SYN-ACK, but the handshake's final ACK is "
+                     "not in the capture.")
+    else:
+        lines.append("The capture starts after the handshake (roles inferred).")
+    if record.end == "fin" and record.closer in side:
+        closer = record.closer
+        other = "server" if closer == "client" else "client"
+        tw = "sits in TIME_WAIT" if record.time_wait == closer else (
+            f"ends in {record.client_state if closer == 'client' else record.server_state}")
+        sentence = f"{side[closer].capitalize()} closed first and {tw}"
+        delay = _fin_ack_delay(record, steps, closer == "client")
+        if delay is not None:
+            note = " (delayed ACK)" if delay >= 20 else ""
+            sentence += f"; {side[other]} acknowledged the FIN {delay:.1f} ms later{note}"
+        lines.append(sentence + ".")
+    elif record.end == "fin" and record.closer == "both":
+        lines.append("Both sides closed at once (simultaneous close): both went through "
+                     "CLOSING and both sit in TIME_WAIT.")
+    elif record.end == "half_closed" and record.closer in side:
+        lines.append(f"Only {side[record.closer]} closed; the other side is in "
+                     f"{record.server_state if record.closer == 'client' else record.client_state}"
+                     " (half-closed).")
+    elif record.end == "rst" and record.rst_by in side and hs != "refused":
+        lines.append(f"{side[record.rst_by].capitalize()} aborted the connection with a RST; "
+                     "both ends are CLOSED and nobody is in TIME_WAIT.")
+    elif record.end == "open":
+        lines.append("The connection was still open when the capture ended.")
+    if record.http_requests:
+        lines.append(f"It carried {record.http_requests} HTTP request(s).")
+    for ws in record.websockets:
+        state = "established" if ws.established else f"not established (status {ws.status})"
+        close = (f"; {ws.close_by} sent Close {ws.close_code}" if ws.close_by else "")
+        lines.append(f"WebSocket upgrade to {ws.request_target}: {state}{close}.")
+    return lines
+
+
+def _fin_ack_delay(record: ConnectionRecord, steps: list[Step], closer_is_client: bool
+                   ) -> float | None:
+    fin = next((s for s in steps if s.from_client == closer_is_client and "FIN" in s.label),
+               None)
+    if fin is None:
+        return None
+    after = [s for s in steps if s.frame > fin.frame and s.from_client != closer_is_client
+             and "ACK" in s.label]
+    return after[0].ms - fin.ms if after else None
+
+
+def render_text(record: ConnectionRecord, steps: list[Step]) -> str:
+    width = 58
+    head = [
+        f"{record.uid}  {record.proto}  client {record.client_ip}:{record.client_port}"
+        f"  ->  server {record.server_ip}:{record.server_port}   ({record.capture})",
+        "seq/ack are relative to each side's ISN; states are RFC 9293, after each segment.",
+        "",
+        f"{'frame':>6} {'ms':>10}  {'client':<{width // 2}}{'server':>{width // 2}}   "
+        "client / server state",
+    ]
+    body = []
+    for item in fold(steps):
+        if isinstance(item, Fold):
+            body.append(f"{'':>6} {'':>10}  ... {item.segments:,} data segments "
+                        f"(frames {item.first_frame}-{item.last_frame}), "
+                        f"{item.bytes_c2s:,} B client->server, {item.bytes_s2c:,} B "
+                        "server->client ...")
+            continue
+        label = item.label
+        if item.from_client:
+            arrow = f"{label} "[: width - 2].ljust(width - 2, "-") + "->"
+        else:
+            arrow = "<-" + f" {label}"[: width - 2].rjust(width - 2, "-")
+        body.append(f"{item.frame:>6} {item.ms:>10.3f}  {arrow}   "
+                    f"{item.client_state} / {item.server_state}")
+    tail = ["", "Verdict:"] + [f"  {line}" for line in verdict(record, steps)]
+    if record.anomalies:
+        tail += ["Anomalies:"] + [f"  {a}" for a in record.anomalies]
+    return "\n".join(head + body + tail) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    """Mermaid message text: no characters that end or restructure a statement."""
+    for ch, rep in ((";", ","), ("#", "no."), (":", " "), ("<", "&lt;"), (">", "&gt;"),
+                    ("\n", " "), ("`", "'"), ("%", " pct")):
+        text = text.replace(ch, rep)
+    return text
+
+
+def render_mermaid(record: ConnectionRecord, steps: list[Step]) -> str:
+    c = _mermaid_text(f"client {record.client_ip}.{record.client_port}")
+    s = _mermaid_text(f"server {record.server_ip}.{record.server_port}")
+    lines = ["```mermaid", "sequenceDiagram", f"    participant C as {c}",
+             f"    participant S as {s}"]
+    last_states: tuple[str, str] | None = None
+    for item in fold(steps):
+        if isinstance(item, Fold):
+            lines.append(f"    Note over C,S: ... {item.segments} data segments, "
+                         f"{item.bytes_c2s} B c to s, {item.bytes_s2c} B s to c ...")
+            continue
+        arrow = "C->>S" if item.from_client else "S->>C"
+        lines.append(f"    {arrow}: {_mermaid_text(f'no.{item.frame} +{item.ms:.3f}ms {item.label}')}")
+        states = (item.client_state, item.server_state)
+        if states != last_states:
+            lines.append(f"    Note over C,S: {states[0]} / {states[1]}")
+            last_states = states
+    lines.append("```")
+    verdict_lines = verdict(record, steps)
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {v}" for v in verdict_lines) + "\n"
