@@ -117,7 +117,8 @@ class Analysis:
         the top server endpoints, per capture."""
         from analyzer.report.summary import summarize
 
-        return summarize(self.connections, self.records)
+        statuses = [(c.path, c.status, c.packets) for c in self.captures]
+        return summarize(self.connections, self.records, statuses=statuses)
 
 
 def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | None = None,

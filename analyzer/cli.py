@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -57,8 +60,9 @@ class SummaryFormat(str, enum.Enum):
     csv = "csv"
 
 
-CapturesArg = Annotated[list[Path], typer.Argument(help="Capture files (pcap, pcapng, .gz).",
-                                                    show_default=False)]
+CapturesArg = Annotated[list[Path], typer.Argument(
+    help="Capture files (pcap, pcapng, .cap, .gz), directories (searched recursively) or "
+    "globs.", show_default=False)]
 FilterOpt = Annotated[str | None, typer.Option(
     "--display-filter", "-Y", help="Wireshark display filter: only matching packets count.")]
 LoaderOpt = Annotated[Loader, typer.Option(
@@ -76,6 +80,10 @@ PrefOpt = Annotated[list[str] | None, typer.Option(
 OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write here instead of standard output.")]
 StrictOpt = Annotated[bool, typer.Option(help="Treat a truncated capture as an error (exit 4).")]
+JobsOpt = Annotated[int | None, typer.Option(
+    "--jobs", "-j", help="Captures to work on in parallel (default: the number of cores).")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress bar and no batch tally on stderr.")]
 
 
 def _err(message: str) -> None:
@@ -84,8 +92,12 @@ def _err(message: str) -> None:
 
 def _run(captures: list[Path], display_filter: str | None, loader: Loader,
          check_checksums: bool, tshark_path: str | None, decode_as: list[str] | None,
-         pref: list[str] | None) -> list[CaptureResult]:
-    """Read every capture; report each failure as one line; exit on environment errors."""
+         pref: list[str] | None, *, jobs: int | None = None, quiet: bool = False
+         ) -> list[CaptureResult]:
+    """Read every capture (directories and globs expanded, ``jobs`` at a time); report each
+    failure as one line; exit at once on environment errors (tshark, display filter)."""
+    from analyzer.batch import expand_inputs, run_batch
+
     try:
         tshark_info(tshark_path)
         if display_filter:
@@ -102,15 +114,48 @@ def _run(captures: list[Path], display_filter: str | None, loader: Loader,
         prefs=tuple(pref or ()),
     )
     config = TrackerConfig(check_checksums=check_checksums)
-    results = []
-    for path in captures:
-        result = analyze_capture(path, options, config)
+    paths = expand_inputs(captures)
+    if not paths:
+        _err("error: no capture files found in the given directories")
+        raise typer.Exit(EXIT_INPUT)
+    with _progress(paths, quiet) as advance:
+        results = run_batch(paths, options, config, jobs, on_done=advance)
+    for result in results:
         if result.error is not None:
             _err(f"error: {result.error}")
         for warning in result.warnings:
-            _err(f"warning: {path}: {warning}")
-        results.append(result)
+            _err(f"warning: {result.path}: {warning}")
+    if len(results) > 1 and not quiet:
+        ok = sum(r.status == "ok" for r in results)
+        _err(f"{len(results)} captures: {ok} ok, "
+             f"{sum(r.status.startswith('warning') for r in results)} with warnings, "
+             f"{sum(r.error is not None for r in results)} failed")
     return results
+
+
+@contextlib.contextmanager
+def _progress(paths: list[str], quiet: bool) -> Iterator[Callable[[CaptureResult], None]]:
+    """A rich progress bar on stderr (bytes of capture read, rate, ETA), only on a terminal
+    and not with --quiet or CI=true."""
+    if quiet or not sys.stderr.isatty() or os.environ.get("CI") or len(paths) < 2:
+        yield lambda _result: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    sizes = {p: (Path(p).stat().st_size if Path(p).is_file() else 0) for p in paths}
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"{len(paths)} captures", total=sum(sizes.values()) or 1)
+        yield lambda result: progress.advance(task, sizes.get(result.path, 0))
 
 
 def _exit_code(results: list[CaptureResult], strict: bool) -> int:
@@ -135,6 +180,8 @@ def connections(
     decode_as: DecodeOpt = None,
     pref: PrefOpt = None,
     strict: StrictOpt = False,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """One record per TCP connection and UDP flow: handshake, close, RFC 9293 states of both
     endpoints, TIME_WAIT side, bytes each way, Zeek conn_state and history."""
@@ -146,7 +193,7 @@ def connections(
         _err("error: --format parquet writes a binary file: give it one with -o FILE")
         raise typer.Exit(2)
     results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
-                   pref)
+                   pref, jobs=jobs, quiet=quiet)
     analysis = Analysis([r for r in results if r.error is None])
     records = analysis.records
     if fmt is Format.PARQUET:
@@ -184,6 +231,8 @@ def summary(
     decode_as: DecodeOpt = None,
     pref: PrefOpt = None,
     strict: StrictOpt = False,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """How the handshakes went and how connections ended: counts by handshake, end, closer,
     time_wait and conn_state, handshake RTT percentiles, and the top server endpoints."""
@@ -191,8 +240,8 @@ def summary(
     from analyzer.report import writers
 
     results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
-                   pref)
-    analysis = Analysis([r for r in results if r.error is None])
+                   pref, jobs=jobs, quiet=quiet)
+    analysis = Analysis(results)
     df = analysis.summary()
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     try:
@@ -249,7 +298,8 @@ WS_TABLE = ("client_port", "server_port", "request_target", "status", "accept_va
 
 def _app_command(kind: str, captures: list[Path], format: Format | None, output: Path | None,
                  options: tuple[str | None, Loader, bool, str | None, list[str] | None,
-                                list[str] | None], strict: bool) -> None:
+                                list[str] | None], strict: bool, jobs: int | None,
+                 quiet: bool) -> None:
     from analyzer.api import Analysis
     from analyzer.report import app as app_rows
     from analyzer.report import writers
@@ -261,7 +311,7 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
     if fmt is Format.PARQUET and output is None:
         _err("error: --format parquet writes a binary file: give it one with -o FILE")
         raise typer.Exit(2)
-    results = _run(captures, *options)
+    results = _run(captures, *options, jobs=jobs, quiet=quiet)
     records = Analysis([r for r in results if r.error is None]).records
     columns: tuple[str, ...]
     if kind == "http":
@@ -295,12 +345,15 @@ def http(
     decode_as: DecodeOpt = None,
     pref: PrefOpt = None,
     strict: StrictOpt = False,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """One record per HTTP/1.x request/response pair: method, target, host, versions, status,
     body sizes, chunked, keep-alive and trans_depth (its index on the connection). HTTP is
     found on any port."""
     _app_command("http", captures, format, output,
-                 (display_filter, loader, check_checksums, tshark_path, decode_as, pref), strict)
+                 (display_filter, loader, check_checksums, tshark_path, decode_as, pref), strict,
+                 jobs, quiet)
 
 
 @app.command()
@@ -315,12 +368,110 @@ def websockets(
     decode_as: DecodeOpt = None,
     pref: PrefOpt = None,
     strict: StrictOpt = False,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """One record per WebSocket upgrade attempt: the handshake (status, Sec-WebSocket-Accept
     checked per RFC 6455, subprotocol, extensions), frames and messages each way by opcode,
     the close handshake (codes, who closed first) and named RFC 6455 problems with frames."""
     _app_command("websockets", captures, format, output,
-                 (display_filter, loader, check_checksums, tshark_path, decode_as, pref), strict)
+                 (display_filter, loader, check_checksums, tshark_path, decode_as, pref), strict,
+                 jobs, quiet)
+
+
+@app.command()
+def report(
+    captures: CapturesArg,
+    out: Annotated[Path, typer.Option("--out", help="The report folder (created).")],
+    csv: Annotated[bool, typer.Option("--csv", help="Also write the tables as CSV.")] = False,
+    title: Annotated[str, typer.Option(help="The report's title.")] = "pcap-analyzer report",
+    step_summary: Annotated[bool, typer.Option(
+        "--step-summary/--no-step-summary",
+        help="Append report.md to $GITHUB_STEP_SUMMARY when it is set.")] = True,
+    display_filter: FilterOpt = None,
+    loader: LoaderOpt = Loader.tshark,
+    check_checksums: ChecksumOpt = False,
+    tshark_path: TsharkOpt = None,
+    decode_as: DecodeOpt = None,
+    pref: PrefOpt = None,
+    strict: StrictOpt = False,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write a report folder: report.md (CI job summary, with Mermaid diagrams of the
+    connections that matter most), report.html (self-contained, with charts), and
+    connections/http/websockets as Parquet (and CSV with --csv)."""
+    from analyzer.report.folder import write_report
+
+    results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
+                   pref, jobs=jobs, quiet=quiet)
+    options = LoadOptions(check_checksums=check_checksums, loader=loader.value,
+                          tshark_path=tshark_path, decode_as=tuple(decode_as or ()),
+                          prefs=tuple(pref or ()), display_filter=display_filter)
+    written = write_report(results, out, options, csv=csv, title=title,
+                           step_summary=step_summary)
+    if not quiet:
+        for path in written:
+            _err(f"wrote {path}")
+    raise typer.Exit(_exit_code(results, strict))
+
+
+class DiffFormat(str, enum.Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def diff(
+    before: Annotated[Path, typer.Argument(help="The capture before the change.",
+                                           show_default=False)],
+    after: Annotated[Path, typer.Argument(help="The capture after the change.",
+                                          show_default=False)],
+    format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.table,
+    output: OutputOpt = None,
+    display_filter: FilterOpt = None,
+    loader: LoaderOpt = Loader.tshark,
+    check_checksums: ChecksumOpt = False,
+    tshark_path: TsharkOpt = None,
+    decode_as: DecodeOpt = None,
+    pref: PrefOpt = None,
+) -> None:
+    """Compare two captures of the same workload (say, before and after a deploy).
+    Connections are matched by server endpoint and order, ignoring client ports and times:
+    new or vanished server endpoints, handshake failures, RST rates, close sides, TIME_WAIT
+    sides, handshake-RTT percentiles and WebSocket close codes."""
+    import json as json_mod
+
+    from analyzer.report import diff as diff_mod
+
+    results = _run([before, after], display_filter, loader, check_checksums, tshark_path,
+                   decode_as, pref, jobs=2, quiet=True)
+    if any(r.error is not None for r in results):
+        raise typer.Exit(EXIT_INPUT)
+    result = diff_mod.diff(results[0].records, results[1].records)
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        if format is DiffFormat.json:
+            json_mod.dump({"before": str(before), "after": str(after),
+                           "new_endpoints": result.new_endpoints,
+                           "vanished_endpoints": result.vanished_endpoints,
+                           "changes": result.changes,
+                           "connection_changes": result.connection_changes}, out, indent=2)
+            out.write("\n")
+        else:
+            text = diff_mod.render_markdown(result, str(before), str(after))
+            if format is DiffFormat.markdown:
+                out.write(text)
+            else:
+                from rich.console import Console
+                from rich.markdown import Markdown
+
+                Console(file=out).print(Markdown(text))
+    finally:
+        if output:
+            out.close()
+    raise typer.Exit(0)
 
 
 class ExplainFormat(str, enum.Enum):

@@ -16,6 +16,7 @@ from analyzer.core.packets import ACK, FIN, RST, SYN, PacketRecord
 from analyzer.core.records import ConnectionRecord
 from analyzer.core.websocket import OPCODES
 from analyzer.core.zeek import seq_delta
+from analyzer.report.writers import inert
 
 FOLD_AFTER = 6  # a run of more plain data/ACK segments than this is folded into one line
 
@@ -92,8 +93,8 @@ def _http_note(m: object) -> str:
     if m.is_request:
         upgrade = " Upgrade: websocket" if (m.header("upgrade") or "").lower() == "websocket" \
             else ""
-        return f"HTTP {m.method} {m.target}{upgrade}"
-    return f"HTTP {m.status} {m.reason or ''}".rstrip()
+        return inert(f"HTTP {m.method} {m.target}{upgrade}")
+    return inert(f"HTTP {m.status} {m.reason or ''}".rstrip())
 
 
 def _ws_note(f: object) -> str:
@@ -165,6 +166,11 @@ def verdict(record: ConnectionRecord, steps: list[Step]) -> list[str]:
             note = " (delayed ACK)" if delay >= 20 else ""
             sentence += f"; {side[other]} acknowledged the FIN {delay:.1f} ms later{note}"
         lines.append(sentence + ".")
+        after = _data_after_fin(steps, closer == "client")
+        if after:
+            segments, nbytes = after
+            lines.append(f"Half-close: {side[other]} kept sending after that FIN "
+                         f"({segments} segment(s), {nbytes:,} B) before closing its side.")
     elif record.end == "fin" and record.closer == "both":
         lines.append("Both sides closed at once (simultaneous close): both went through "
                      "CLOSING and both sit in TIME_WAIT.")
@@ -186,6 +192,16 @@ def verdict(record: ConnectionRecord, steps: list[Step]) -> list[str]:
     return lines
 
 
+def _data_after_fin(steps: list[Step], closer_is_client: bool) -> tuple[int, int] | None:
+    fin = next((s for s in steps if s.from_client == closer_is_client and "FIN" in s.label),
+               None)
+    if fin is None:
+        return None
+    data = [s for s in steps if s.frame > fin.frame and s.from_client != closer_is_client
+            and s.length > 0]
+    return (len(data), sum(s.length for s in data)) if data else None
+
+
 def _fin_ack_delay(record: ConnectionRecord, steps: list[Step], closer_is_client: bool
                    ) -> float | None:
     fin = next((s for s in steps if s.from_client == closer_is_client and "FIN" in s.label),
@@ -198,7 +214,8 @@ def _fin_ack_delay(record: ConnectionRecord, steps: list[Step], closer_is_client
 
 
 def render_text(record: ConnectionRecord, steps: list[Step]) -> str:
-    width = 58
+    longest = max((len(s.label) for s in steps), default=0)
+    width = min(max(58, longest + 6), 120)
     head = [
         f"{record.uid}  {record.proto}  client {record.client_ip}:{record.client_port}"
         f"  ->  server {record.server_ip}:{record.server_port}   ({record.capture})",
@@ -229,9 +246,11 @@ def render_text(record: ConnectionRecord, steps: list[Step]) -> str:
 
 
 def _mermaid_text(text: str) -> str:
-    """Mermaid message text: no characters that end or restructure a statement."""
-    for ch, rep in ((";", ","), ("#", "no."), (":", " "), ("<", "&lt;"), (">", "&gt;"),
-                    ("\n", " "), ("`", "'"), ("%", " pct")):
+    """Mermaid message text that cannot end or restructure a statement: separators,
+    comments, entities, HTML and control characters are replaced with inert look-alikes."""
+    text = inert(text)
+    for ch, rep in ((";", ","), ("#", "no."), (":", " "), ("<", "‹"), (">", "›"),
+                    ("`", "'"), ("%", " pct"), ("{", "("), ("}", ")"), ("\\", "/")):
         text = text.replace(ch, rep)
     return text
 

@@ -14,14 +14,18 @@ PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("max
 
 
 def summarize(df: pd.DataFrame, records: Sequence[ConnectionRecord] = (),
-              top_servers: int = 5) -> pd.DataFrame:
+              top_servers: int = 5,
+              statuses: Sequence[tuple[str, str, int]] = ()) -> pd.DataFrame:
     """A tidy frame: capture, section, item, count, percent (of the capture's TCP
     connections), and for ``handshake_rtt_ms`` the percentile in ``value``.
 
     With the records, it also has the HTTP lines (requests, responses, requests per
     connection) and the WebSocket lines (upgrades established and rejected, close codes,
-    who closed)."""
+    who closed). ``statuses`` (capture, status, packets) adds a "capture" row for every
+    input, including those that could not be read."""
     rows: list[dict[str, object]] = []
+    for capture, status, packets in statuses:
+        rows.append(_row(capture, "capture", status, packets, None))
     by_capture: dict[str, list[ConnectionRecord]] = {}
     for rec in records:
         by_capture.setdefault(rec.capture, []).append(rec)
@@ -49,6 +53,10 @@ def summarize(df: pd.DataFrame, records: Sequence[ConnectionRecord] = (),
             rows.append(_row(capture, "top_servers", str(endpoint), int(n), len(group)))
         rows.extend(_app_rows(str(capture), by_capture.get(str(capture), [])))
     out = pd.DataFrame(rows, columns=["capture", "section", "item", "count", "percent", "value"])
+    if statuses:
+        order = {c: i for i, (c, _, _) in enumerate(statuses)}
+        out = out.sort_values("capture", key=lambda col: col.map(order), kind="stable")
+        out = out.reset_index(drop=True)
     out["count"] = out["count"].astype("int64")
     out["percent"] = out["percent"].astype("float64")
     out["value"] = out["value"].astype("float64")

@@ -36,12 +36,21 @@ TABLE_COLUMNS = (
 )
 
 _CSV_RISKY = ("=", "+", "-", "@", "\t", "\r")
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0A, 0x20),
+                                         *range(0x7F, 0xA0)]}
+
+
+def inert(text: str) -> str:
+    """Control characters (ANSI escape sequences, CR, LF, ...) as visible \\xNN text."""
+    return text.translate(_CONTROLS)
 
 
 def _csv_safe(value: object) -> object:
-    """Neutralise spreadsheet formula injection in packet-derived strings."""
-    if isinstance(value, str) and value.startswith(_CSV_RISKY):
-        return "'" + value
+    """Neutralise spreadsheet formula injection and terminal escapes in untrusted strings."""
+    if isinstance(value, str):
+        value = inert(value)
+        if value.startswith(_CSV_RISKY):
+            return "'" + value
     return value
 
 
@@ -113,9 +122,10 @@ def write_table(df: pd.DataFrame, out: TextIO, title: str | None = None) -> None
 
 def md_escape(text: str) -> str:
     """Escape Markdown/HTML syntax in untrusted text (packet data, file names)."""
-    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]", "#"):
+    text = inert(text)
+    for ch in ("\\", "|", "`", "*", "_", "[", "]", "#"):
         text = text.replace(ch, "\\" + ch)
-    return text.replace("\n", " ").replace("\r", " ")
+    return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def markdown_table(df: pd.DataFrame) -> str:

@@ -1,0 +1,74 @@
+"""Many captures in one run: expand directories and globs, work them in parallel.
+
+Every input accounts for itself: a result per file, in input order, with a status
+("ok", "warning: ...", "error: ..."); nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from analyzer.api import CaptureResult, analyze_capture
+from analyzer.core.tracker import TrackerConfig
+from analyzer.loader import LoadOptions
+
+#: What a directory contributes, searched recursively.
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz",
+                    ".pcap.zst", ".pcapng.zst")
+
+
+def is_capture_name(name: str) -> bool:
+    return name.lower().endswith(CAPTURE_SUFFIXES)
+
+
+def expand_inputs(paths: Iterable[str | Path]) -> list[str]:
+    """Files as given, directories searched recursively for captures, globs expanded.
+
+    A pattern or name that matches nothing is kept, so that it is reported as missing.
+    Duplicates are dropped; order follows the arguments (directory contents sorted).
+    """
+    out: list[str] = []
+    for raw in paths:
+        text = str(raw)
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(
+                str(p) for p in path.rglob("*") if p.is_file() and is_capture_name(p.name)
+            )
+            out.extend(found)
+        elif not path.exists() and any(ch in text for ch in "*?["):
+            matches = sorted(glob.glob(text, recursive=True))
+            out.extend(matches or [text])
+        else:
+            out.append(text)
+    return list(dict.fromkeys(out))
+
+
+def _work(path: str, options: LoadOptions, config: TrackerConfig) -> CaptureResult:
+    return analyze_capture(path, options, config)
+
+
+def run_batch(paths: list[str], options: LoadOptions, config: TrackerConfig,
+              jobs: int | None = None,
+              on_done: Callable[[CaptureResult], None] | None = None) -> list[CaptureResult]:
+    """Analyze every capture; ``jobs`` processes at once (default: the number of cores)."""
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    results: dict[str, CaptureResult] = {}
+    if jobs == 1 or len(paths) <= 1:
+        for path in paths:
+            results[path] = _work(path, options, config)
+            if on_done:
+                on_done(results[path])
+    else:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
+            futures = {pool.submit(_work, path, options, config): path for path in paths}
+            for future in as_completed(futures):
+                result = future.result()
+                results[futures[future]] = result
+                if on_done:
+                    on_done(result)
+    return [results[p] for p in paths]

@@ -1,0 +1,124 @@
+"""``diff BEFORE AFTER``: the same workload captured twice, compared.
+
+Connections are matched by server endpoint (address, port, protocol) and, within an
+endpoint, by order of their start; client ports and times are ignored. The result lists
+new and vanished server endpoints, per-endpoint metric changes (handshake failures, RST
+rate, close sides, TIME_WAIT sides, handshake RTT percentiles, WebSocket close codes) and
+the matched connections whose outcome changed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from analyzer.core.records import ConnectionRecord
+
+
+def endpoint(r: ConnectionRecord) -> str:
+    host = f"[{r.server_ip}]" if ":" in r.server_ip else r.server_ip
+    return f"{host}:{r.server_port}/{r.proto}"
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def metrics(records: Sequence[ConnectionRecord]) -> dict[str, object]:
+    """What is compared for one server endpoint."""
+    tcp = [r for r in records if r.proto == "tcp"]
+    n = len(records)
+    rtts = [r.handshake_rtt_s for r in tcp if r.handshake_rtt_s is not None]
+    failed = sum(r.handshake in ("refused", "unanswered", "incomplete") for r in tcp)
+    rst = sum(r.end == "rst" for r in tcp)
+    closer = Counter(r.closer or "none" for r in tcp)
+    tw = Counter(r.time_wait or "none" for r in tcp)
+    codes = Counter(str(ws.close_code) for r in tcp for ws in r.websockets if ws.established)
+    p50, p95 = _pct(rtts, 0.5), _pct(rtts, 0.95)
+    return {
+        "connections": n,
+        "handshake_failures": failed,
+        "rst_rate": round(rst / len(tcp), 4) if tcp else None,
+        "closer": ", ".join(f"{k} {v}" for k, v in sorted(closer.items())) if tcp else None,
+        "time_wait": ", ".join(f"{k} {v}" for k, v in sorted(tw.items())) if tcp else None,
+        "rtt_p50_ms": round(p50 * 1000, 3) if p50 is not None else None,
+        "rtt_p95_ms": round(p95 * 1000, 3) if p95 is not None else None,
+        "ws_close_codes": ", ".join(f"{k} x{v}" for k, v in sorted(codes.items())) or None,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    new_endpoints: list[str]
+    vanished_endpoints: list[str]
+    changes: list[dict[str, object]]  # endpoint, metric, before, after
+    connection_changes: list[dict[str, object]]  # endpoint, n, field, before, after, uids
+
+
+def diff(before: Sequence[ConnectionRecord], after: Sequence[ConnectionRecord]) -> Diff:
+    def group(records: Sequence[ConnectionRecord]) -> dict[str, list[ConnectionRecord]]:
+        out: dict[str, list[ConnectionRecord]] = {}
+        for r in sorted(records, key=lambda r: (r.first_ts_ns, r.first_frame)):
+            out.setdefault(endpoint(r), []).append(r)
+        return out
+
+    a, b = group(before), group(after)
+    changes: list[dict[str, object]] = []
+    conn_changes: list[dict[str, object]] = []
+    for ep in sorted(set(a) & set(b)):
+        ma, mb = metrics(a[ep]), metrics(b[ep])
+        for key in ma:
+            if ma[key] != mb[key]:
+                changes.append({"endpoint": ep, "metric": key, "before": ma[key],
+                                "after": mb[key]})
+        for i, (ra, rb) in enumerate(zip(a[ep], b[ep], strict=False), 1):
+            for fld in ("handshake", "end", "closer", "time_wait", "conn_state"):
+                va, vb = getattr(ra, fld), getattr(rb, fld)
+                if va != vb:
+                    conn_changes.append({"endpoint": ep, "n": i, "field": fld, "before": va,
+                                         "after": vb, "uids": f"{ra.uid} -> {rb.uid}"})
+    return Diff(
+        new_endpoints=sorted(set(b) - set(a)),
+        vanished_endpoints=sorted(set(a) - set(b)),
+        changes=changes,
+        connection_changes=conn_changes,
+    )
+
+
+def render_markdown(d: Diff, before: str, after: str) -> str:
+    from analyzer.report.writers import md_escape
+
+    def table(header: list[str], rows: list[list[object]]) -> list[str]:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join("" if v is None else md_escape(str(v)) for v in row) + " |"
+                for row in rows]
+        return [*out, ""]
+
+    lines = [f"# diff: {md_escape(before)} → {md_escape(after)}", ""]
+    lines += ["## Server endpoints", ""]
+    if not d.new_endpoints and not d.vanished_endpoints:
+        lines += ["The same server endpoints in both captures.", ""]
+    for ep in d.new_endpoints:
+        lines.append(f"- new: `{ep}`")
+    for ep in d.vanished_endpoints:
+        lines.append(f"- vanished: `{ep}`")
+    lines.append("")
+    lines += ["## Changes per endpoint", ""]
+    if d.changes:
+        lines += table(["endpoint", "metric", "before", "after"],
+                       [[c["endpoint"], c["metric"], c["before"], c["after"]]
+                        for c in d.changes])
+    else:
+        lines += ["No metric changed.", ""]
+    lines += ["## Matched connections whose outcome changed", ""]
+    if d.connection_changes:
+        lines += table(["endpoint", "n-th", "field", "before", "after", "uids"],
+                       [[c["endpoint"], c["n"], c["field"], c["before"], c["after"],
+                         c["uids"]] for c in d.connection_changes[:200]])
+    else:
+        lines += ["None.", ""]
+    return "\n".join(lines) + "\n"
