@@ -269,6 +269,8 @@ def _summary_table(df: object, out: object) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from analyzer.report.writers import inert as writers_inert
+
     assert isinstance(df, pd.DataFrame)
     console = Console(file=out)  # type: ignore[arg-type]
     for capture, group in df.groupby("capture", sort=False):
@@ -281,7 +283,7 @@ def _summary_table(df: object, out: object) -> None:
             cells = [row["section"], row["item"], str(row["count"]),
                      "" if pd.isna(pct) else f"{float(pct):.1f}%",
                      "" if pd.isna(value) else f"{float(value):g}"]
-            table.add_row(*(Text(str(c)) for c in cells))
+            table.add_row(*(Text(writers_inert(str(c))) for c in cells))
         console.print(table)
 
 
@@ -535,6 +537,106 @@ def explain(
     else:
         sys.stdout.write(text)
     raise typer.Exit(0)
+
+
+class CheckFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+RuleOpt = Annotated[list[str] | None, typer.Option(
+    "--rule", "-r", help="A rule, e.g. \"count(end == 'rst') / count() <= 0.01\" or "
+    "'handshake_rtt_s.p95 < 0.2' (repeatable; severity error). The vocabulary is in the "
+    "README, \"CI checks\".")]
+PolicyOpt = Annotated[Path | None, typer.Option(
+    "--policy", "-p", help="A TOML policy: [[rule]] tables with name, expr and severity "
+    "(\"error\" fails the check, \"warning\" is only shown).", show_default=False)]
+JunitOpt = Annotated[Path | None, typer.Option(
+    "--junit", help="Also write JUnit XML here: a test suite per capture, a test case per "
+    "rule.", show_default=False)]
+
+
+@app.command()
+def check(
+    captures: CapturesArg,
+    rule: RuleOpt = None,
+    policy: PolicyOpt = None,
+    junit: JunitOpt = None,
+    format: Annotated[CheckFormat, typer.Option(
+        "--format", "-f", help="text, json or markdown (for a pull-request comment).")]
+    = CheckFormat.text,
+    output: OutputOpt = None,
+    display_filter: FilterOpt = None,
+    loader: LoaderOpt = Loader.tshark,
+    check_checksums: ChecksumOpt = False,
+    tshark_path: TsharkOpt = None,
+    decode_as: DecodeOpt = None,
+    pref: PrefOpt = None,
+    strict: StrictOpt = False,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """The CI gate: evaluate rules on every capture and fail when one does not hold.
+
+    Exit codes: 0 every error rule holds on every capture; 1 a rule failed; 2 usage error
+    (bad rule, policy, option or display filter; rules are checked before any capture is
+    read); 3 a capture could not be read or tshark is missing; 4 a truncated capture with
+    --strict. Warning rules are shown and never fail. Each failure names the capture, the
+    rule, the measured value and up to five offending connections by uid.
+
+    Example: pcap-analyzer check caps/ --rule "count(handshake == 'unanswered') == 0"
+    --policy examples/policy.toml --junit junit.xml
+    """
+    from analyzer.errors import EXIT_CHECK_FAILED, EXIT_USAGE
+    from analyzer.report import junit as junit_xml
+    from analyzer.report import rules as rules_mod
+
+    rules: list[rules_mod.Rule] = []
+    try:
+        if policy is not None:
+            try:
+                text = policy.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                _err(f"error: {policy}: cannot read the policy: {reason}")
+                raise typer.Exit(EXIT_USAGE) from None
+            rules.extend(rules_mod.load_policy(text, str(policy)))
+        rules.extend(rules_mod.parse(expr) for expr in rule or ())
+    except (rules_mod.RuleError, rules_mod.PolicyError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    if not rules:
+        _err("error: no rules to check: give --rule EXPR or --policy FILE")
+        raise typer.Exit(EXIT_USAGE)
+    results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
+                   pref, jobs=jobs, quiet=quiet)
+    checks: list[rules_mod.CaptureCheck] = []
+    for result in results:
+        if result.error is not None:
+            message = str(result.error)
+            message = message.removeprefix(f"{result.path}: ")
+            checks.append(rules_mod.CaptureCheck(result.path, error=message))
+            continue
+        data = rules_mod.CaptureData.from_records(result.path, result.records)
+        checks.append(rules_mod.CaptureCheck(
+            result.path, rules_mod.evaluate_all(rules, data), warnings=list(result.warnings),
+            truncated=result.truncated_at is not None))
+    render = {CheckFormat.text: rules_mod.render_text, CheckFormat.json: rules_mod.render_json,
+              CheckFormat.markdown: rules_mod.render_markdown}[format]
+    report = render(checks)
+    if output:
+        output.write_text(report, encoding="utf-8")
+    else:
+        sys.stdout.write(report)
+    if junit is not None:
+        try:
+            junit_xml.write(checks, junit, strict)
+        except OSError as exc:
+            _err(f"error: {junit}: cannot write the JUnit report: {exc.strerror or exc}")
+            raise typer.Exit(EXIT_INPUT) from None
+    code = _exit_code(results, strict)
+    raise typer.Exit(code or (EXIT_CHECK_FAILED if rules_mod.failed(checks) else 0))
 
 
 def _version_callback(value: bool) -> None:

@@ -239,9 +239,9 @@ def render_text(record: ConnectionRecord, steps: list[Step]) -> str:
             arrow = "<-" + f" {label}"[: width - 2].rjust(width - 2, "-")
         body.append(f"{item.frame:>6} {item.ms:>10.3f}  {arrow}   "
                     f"{item.client_state} / {item.server_state}")
-    tail = ["", "Verdict:"] + [f"  {line}" for line in verdict(record, steps)]
+    tail = ["", "Verdict:"] + [f"  {inert(line)}" for line in verdict(record, steps)]
     if record.anomalies:
-        tail += ["Anomalies:"] + [f"  {a}" for a in record.anomalies]
+        tail += ["Anomalies:"] + [f"  {inert(a)}" for a in record.anomalies]
     return "\n".join(head + body + tail) + "\n"
 
 
@@ -274,4 +274,6 @@ def render_mermaid(record: ConnectionRecord, steps: list[Step]) -> str:
             last_states = states
     lines.append("```")
     verdict_lines = verdict(record, steps)
-    return "\n".join(lines) + "\n\n" + "\n".join(f"- {v}" for v in verdict_lines) + "\n"
+    from analyzer.report.writers import md_escape
+
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {md_escape(v)}" for v in verdict_lines) + "\n"

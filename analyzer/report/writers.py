@@ -116,7 +116,7 @@ def write_table(df: pd.DataFrame, out: TextIO, title: str | None = None) -> None
                 v = r[col]
                 cells.append("" if v is None or (not isinstance(v, str) and pd.isna(v))
                              else str(v))
-        table.add_row(*(Text(c) for c in cells))  # Text: packet data is never markup
+        table.add_row(*(Text(inert(c)) for c in cells))  # packet data: no markup, no escapes
     Console(file=out, width=200 if not out.isatty() else None).print(table)
 
 
@@ -210,6 +210,6 @@ def write_rows(rows: list[dict[str, Any]], df: pd.DataFrame, fmt: Format, out: T
                 compact[col] = compact[col].map(_compact)
         for values in compact.itertuples(index=False, name=None):
             table.add_row(*(Text("" if v is None or v is pd.NA
-                                 or (isinstance(v, float) and math.isnan(v)) else str(v))
+                                 or (isinstance(v, float) and math.isnan(v)) else inert(str(v)))
                             for v in values))
         Console(file=out, width=None if out.isatty() else 220).print(table)
