@@ -83,7 +83,6 @@ def test_summary_json_counts_closers() -> None:
         ("missing.pcap", "no such file"),
         ("bad/empty.pcap", "empty file (0 bytes), not a capture"),
         ("bad/not_a_capture.pcap", "not a capture file"),
-        ("bad", "is a directory, not a capture file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_3(name: str, message: str) -> None:
@@ -93,6 +92,13 @@ def test_bad_input_is_one_line_and_exit_3(name: str, message: str) -> None:
     assert result.stderr.strip().splitlines() == [f"error: {path}: {message}" + (
         " (tshark does not recognise the format)" if message == "not a capture file" else "")]
     assert "Traceback" not in result.output
+
+
+def test_directory_without_captures_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "readme.txt").write_text("no captures here")
+    result = runner.invoke(app, ["connections", str(tmp_path)])
+    assert result.exit_code == 3
+    assert result.stderr.strip() == "error: no capture files found in the given directories"
 
 
 def test_bad_display_filter_is_a_usage_error() -> None:
@@ -148,3 +154,75 @@ def test_gzip_and_link_types_read() -> None:
         assert result.exit_code == 0, name
         (rec,) = [json.loads(x) for x in result.stdout.splitlines()]
         assert (rec["handshake"], rec["end"]) == ("complete", "fin"), name
+
+
+def test_batch_directory_accounts_for_every_file(tmp_path: Path) -> None:
+    import shutil
+
+    (tmp_path / "sub").mkdir()
+    shutil.copy(ROOT / "captures/real/mixed.pcap", tmp_path / "good.pcap")
+    shutil.copy(SYN / "bad/truncated.pcap", tmp_path / "sub" / "cut.pcap")
+    shutil.copy(SYN / "bad/not_a_capture.pcap", tmp_path / "sub" / "junk.pcapng")
+    (tmp_path / "notes.txt").write_text("not a capture name: not picked up")
+    result = runner.invoke(app, ["summary", str(tmp_path), "-f", "json", "-j", "2"])
+    assert result.exit_code == 3  # one input could not be read
+    rows = [r for r in json.loads(result.stdout) if r["section"] == "capture"]
+    assert [(Path(r["capture"]).name, r["item"].split(":")[0], r["count"]) for r in rows] == [
+        ("good.pcap", "ok", 32), ("cut.pcap", "warning", 7), ("junk.pcapng", "error", 0)]
+    assert "3 captures: 1 ok, 1 with warnings, 1 failed" in result.stderr
+
+
+def test_globs_expand_and_jobs_give_the_same_records() -> None:
+    pattern = str(ROOT / "captures" / "real" / "*.pcap*")
+    one = runner.invoke(app, ["connections", pattern, "-f", "jsonl", "-j", "1", "-q"])
+    two = runner.invoke(app, ["connections", pattern, "-f", "jsonl", "-j", "2", "-q"])
+    assert one.exit_code == two.exit_code == 0
+    assert one.stdout == two.stdout
+    assert len(one.stdout.splitlines()) == 14  # the 11 real captures hold 14 connections
+
+
+def test_diff_reports_endpoint_changes() -> None:
+    result = runner.invoke(app, ["diff", str(SYN / "fin_with_data.pcap"),
+                                 str(SYN / "rst_no_ack.pcap"), "-f", "json"])
+    assert result.exit_code == 0
+    d = json.loads(result.stdout)
+    assert d["new_endpoints"] == [] and d["vanished_endpoints"] == []
+    changes = {(c["metric"], c["before"], c["after"]) for c in d["changes"]}
+    assert ("rst_rate", 0.0, 1.0) in changes
+    assert ("time_wait", "server 1", "none 1") in changes
+    fields = {(c["field"], c["before"], c["after"]) for c in d["connection_changes"]}
+    assert ("end", "fin", "rst") in fields and ("conn_state", "SF", "RSTR") in fields
+
+
+def test_diff_new_and_vanished_endpoints() -> None:
+    result = runner.invoke(app, ["diff", str(HTTP10), str(ROOT / "captures/real/mixed.pcap"),
+                                 "-f", "json"])
+    d = json.loads(result.stdout)
+    assert d["vanished_endpoints"] == ["127.0.0.1:18080/tcp"]
+    assert d["new_endpoints"] == [f"127.0.0.1:{p}/tcp" for p in (18090, 18091, 18092, 18093)]
+
+
+def test_report_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary_file = tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["report", str(ROOT / "captures/real/mixed.pcap"),
+                                 str(ROOT / "captures/ws_synthetic/ws_wrong_accept.pcap"),
+                                 "--out", str(out), "--csv", "-q"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["connections.csv", "connections.parquet", "http.csv", "http.parquet",
+                     "report.html", "report.md", "websockets.csv", "websockets.parquet"]
+    md = (out / "report.md").read_text()
+    assert summary_file.read_text() == md
+    assert "- **1 failed handshakes (refused, unanswered or incomplete)**" in md
+    assert "- **1 invalid WebSocket handshakes or RFC 6455 violations**" in md
+    assert md.count("```mermaid") == 3
+    ws = pd.read_parquet(out / "websockets.parquet")
+    assert list(ws["accept_valid"]) == [False]
+    conns = pd.read_parquet(out / "connections.parquet")
+    assert len(conns) == 5 and str(conns["first_ts_ns"].dtype) == "int64"
+    no_summary = runner.invoke(app, ["report", str(HTTP10), "--out", str(out), "-q",
+                                     "--no-step-summary"])
+    assert no_summary.exit_code == 0
+    assert summary_file.read_text() == md  # not appended again
