@@ -8,16 +8,18 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from analyzer import __version__
-from analyzer.api import CaptureResult, analyze_capture
+from analyzer.api import CaptureResult
 from analyzer.core.tracker import TrackerConfig
 from analyzer.errors import (
+    EXIT_CHECK_FAILED,
     EXIT_INPUT,
     EXIT_TRUNCATED_STRICT,
+    EXIT_USAGE,
     AnalyzerError,
 )
 from analyzer.loader import LoadOptions, tshark_info, validate_filter
@@ -381,6 +383,44 @@ def websockets(
                  jobs, quiet)
 
 
+def _load_rules(policy: Path | None, rule: list[str] | None) -> list[Any]:
+    """Rules from --policy FILE and --rule EXPR, parsed before any capture is read."""
+    from analyzer.report import rules as rules_mod
+
+    rules: list[rules_mod.Rule] = []
+    try:
+        if policy is not None:
+            try:
+                text = policy.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                _err(f"error: {policy}: cannot read the policy: {reason}")
+                raise typer.Exit(EXIT_USAGE) from None
+            rules.extend(rules_mod.load_policy(text, str(policy)))
+        rules.extend(rules_mod.parse(expr) for expr in rule or ())
+    except (rules_mod.RuleError, rules_mod.PolicyError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    return rules
+
+
+def _evaluate(results: list[CaptureResult], rules: list[Any]) -> list[Any]:
+    """Every rule on every capture that could be read; an error entry for the others."""
+    from analyzer.report import rules as rules_mod
+
+    checks: list[rules_mod.CaptureCheck] = []
+    for result in results:
+        if result.error is not None:
+            message = str(result.error).removeprefix(f"{result.path}: ")
+            checks.append(rules_mod.CaptureCheck(result.path, error=message))
+            continue
+        data = rules_mod.CaptureData.from_records(result.path, result.records)
+        checks.append(rules_mod.CaptureCheck(
+            result.path, rules_mod.evaluate_all(rules, data), warnings=list(result.warnings),
+            truncated=result.truncated_at is not None))
+    return checks
+
+
 @app.command()
 def report(
     captures: CapturesArg,
@@ -390,6 +430,11 @@ def report(
     step_summary: Annotated[bool, typer.Option(
         "--step-summary/--no-step-summary",
         help="Append report.md to $GITHUB_STEP_SUMMARY when it is set.")] = True,
+    rule: Annotated[list[str] | None, typer.Option(
+        "--rule", help="A rule to check (see `check`); with rules, junit.xml is written and "
+        "the exit code is 1 when one fails.")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", help="A TOML policy file of named rules (see `check`).")] = None,
     display_filter: FilterOpt = None,
     loader: LoaderOpt = Loader.tshark,
     check_checksums: ChecksumOpt = False,
@@ -403,19 +448,32 @@ def report(
     """Write a report folder: report.md (CI job summary, with Mermaid diagrams of the
     connections that matter most), report.html (self-contained, with charts), and
     connections/http/websockets as Parquet (and CSV with --csv)."""
+    from analyzer.report import junit as junit_xml
+    from analyzer.report import rules as rules_mod
     from analyzer.report.folder import write_report
 
+    rules = _load_rules(policy, rule)
     results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
                    pref, jobs=jobs, quiet=quiet)
+    checks = _evaluate(results, rules) if rules else []
+    check_rows: list[dict[str, object]] = [
+        {"capture": r.capture, "rule": f"{r.rule.name}: {r.rule.expr}"
+         if r.rule.name != r.rule.expr else r.rule.expr, "passed": r.passed,
+         "measured": rules_mod._show(r.measured), "severity": r.rule.severity}
+        for c in checks for r in c.results]
     options = LoadOptions(check_checksums=check_checksums, loader=loader.value,
                           tshark_path=tshark_path, decode_as=tuple(decode_as or ()),
                           prefs=tuple(pref or ()), display_filter=display_filter)
     written = write_report(results, out, options, csv=csv, title=title,
-                           step_summary=step_summary)
+                           step_summary=step_summary, checks=check_rows)
+    if checks:
+        junit_xml.write(checks, out / "junit.xml", strict)
+        written.append(out / "junit.xml")
     if not quiet:
         for path in written:
             _err(f"wrote {path}")
-    raise typer.Exit(_exit_code(results, strict))
+    code = _exit_code(results, strict)
+    raise typer.Exit(code or (EXIT_CHECK_FAILED if checks and rules_mod.failed(checks) else 0))
 
 
 class DiffFormat(str, enum.Enum):
@@ -510,10 +568,7 @@ def explain(
     if result.error is not None:
         raise typer.Exit(EXIT_INPUT)
     tcp = [r for r in result.records if r.proto == "tcp"]
-    if conn is not None:
-        chosen = [r for r in tcp if r.uid == conn]
-    else:
-        chosen = tcp[:1]
+    chosen = [r for r in tcp if r.uid == conn] if conn is not None else tcp[:1]
     if not chosen:
         what = f"no TCP connection with uid {conn}" if conn else "no TCP connection"
         _err(f"error: {capture}: {what} (list them with: pcap-analyzer connections "
@@ -585,43 +640,21 @@ def check(
     --strict. Warning rules are shown and never fail. Each failure names the capture, the
     rule, the measured value and up to five offending connections by uid.
 
-    Example: pcap-analyzer check caps/ --rule "count(handshake == 'unanswered') == 0"
-    --policy examples/policy.toml --junit junit.xml
+    \b
+    Examples:
+      pcap-analyzer check captures/ --policy examples/policy.toml --junit junit.xml
+      pcap-analyzer check cap.pcap --rule "count(handshake == 'unanswered') == 0"
     """
-    from analyzer.errors import EXIT_CHECK_FAILED, EXIT_USAGE
     from analyzer.report import junit as junit_xml
     from analyzer.report import rules as rules_mod
 
-    rules: list[rules_mod.Rule] = []
-    try:
-        if policy is not None:
-            try:
-                text = policy.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-                _err(f"error: {policy}: cannot read the policy: {reason}")
-                raise typer.Exit(EXIT_USAGE) from None
-            rules.extend(rules_mod.load_policy(text, str(policy)))
-        rules.extend(rules_mod.parse(expr) for expr in rule or ())
-    except (rules_mod.RuleError, rules_mod.PolicyError) as exc:
-        _err(f"error: {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
+    rules = _load_rules(policy, rule)
     if not rules:
         _err("error: no rules to check: give --rule EXPR or --policy FILE")
         raise typer.Exit(EXIT_USAGE)
     results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
                    pref, jobs=jobs, quiet=quiet)
-    checks: list[rules_mod.CaptureCheck] = []
-    for result in results:
-        if result.error is not None:
-            message = str(result.error)
-            message = message.removeprefix(f"{result.path}: ")
-            checks.append(rules_mod.CaptureCheck(result.path, error=message))
-            continue
-        data = rules_mod.CaptureData.from_records(result.path, result.records)
-        checks.append(rules_mod.CaptureCheck(
-            result.path, rules_mod.evaluate_all(rules, data), warnings=list(result.warnings),
-            truncated=result.truncated_at is not None))
+    checks = _evaluate(results, rules)
     render = {CheckFormat.text: rules_mod.render_text, CheckFormat.json: rules_mod.render_json,
               CheckFormat.markdown: rules_mod.render_markdown}[format]
     report = render(checks)

@@ -2,9 +2,9 @@
 
 This is the slow, second opinion next to the fast ``tshark -T fields`` loader
 (:mod:`analyzer.loader.tshark`). It must build exactly the same records, so it copies
-that loader's field semantics, which are tshark's ``-E occurrence=l``: every field is the LAST
-occurrence of that field in the packet, so for tunnels the innermost IP header and TCP/UDP
-header win.
+that loader's field semantics: an IP/TCP/UDP field is the LAST occurrence of that field in the
+packet (the last of tshark's ``-E occurrence=a`` values), so for tunnels the innermost IP
+header and TCP/UDP header win; HTTP and WebSocket fields keep every occurrence (see below).
 
 How the pyshark 0.6 JSON mode (``tshark -T json --no-duplicate-keys``) is read:
 
@@ -27,23 +27,44 @@ TCP when ``tcp.srcport`` was dissected, else UDP when ``udp.srcport`` was, else 
 missing addresses read ``""``, a missing IP length 0 (IPv6: 40), missing seq/ack/len/window 0,
 a missing UDP length gives payload 0 and a UDP payload is never negative. A TCP or UDP header
 cut after the source port (no destination port / no TCP flags) is skipped.
+
+HTTP messages and WebSocket frames (``PacketRecord.http`` / ``.ws``) are built by the fast
+loader's own ``parse_http`` / ``parse_ws`` from the same columns it reads: every occurrence of
+each ``http.*`` / ``websocket.*`` field, in tree order, joined with its ``AGG`` separator.
+
+* tshark is given the same dissection preferences as the fast loader (``LEAN_ARGS`` and
+  ``HTTP_ARGS``), so both see the same messages and frames.
+* Pipelined messages / several frames in one segment are one JSON key holding a list (pyshark's
+  ``duplicate_layers``); a message's first-line fields sit in a subtree keyed by the first line
+  and a close frame's code/reason under the payload subtree, so whole trees are walked in
+  document order.
+* ``--no-duplicate-keys`` (always on in pyshark) merges sibling subtrees with the same label
+  into one list at the place of the first: for a chunked body sent as chunks of 5, 3 and 5
+  bytes, the two "Data chunk (5 octets)" subtrees come out before the 3-byte one. tshark is
+  therefore run with ``-x`` (pyshark ``include_raw``), and chunk sizes are put back in byte
+  order from their ``http.chunk_size_raw`` offsets.
+* ``-T fields`` escapes backspace, form feed, newline, carriage return and tab in string values
+  (``Host: x\\r\\n``) while JSON carries the characters themselves; the same escaping is
+  applied here, so that header lines, reasons and URIs come out character for character alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import pyshark
 from pyshark.capture.capture import TSharkCrashException
 
-from analyzer.core.packets import PacketRecord
+from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame
+from analyzer.loader.tshark import AGG, FIELDS, HTTP_ARGS, LEAN_ARGS, parse_http, parse_ws
 
 __all__ = ["PROTOCOL_FILTER", "iter_packets_pyshark", "parse_epoch_ns", "record_from_packet"]
 
 #: ``-J`` protocol filter: only these layers are emitted with their fields (``frame`` must be
 #: in the list: pyshark reads ``frame.protocols`` and crashes without it).
-PROTOCOL_FILTER = "frame ip ipv6 tcp udp icmp icmpv6"
+PROTOCOL_FILTER = "frame ip ipv6 tcp udp icmp icmpv6 http websocket"
 
 _SKIP_PROTOCOLS = frozenset({"icmp", "icmpv6"})
 
@@ -64,6 +85,22 @@ _TCP_FIELDS = frozenset(
 )
 _UDP_FIELDS = frozenset({"udp.srcport", "udp.dstport", "udp.length", "udp.checksum.status"})
 
+#: The fast loader's HTTP and WebSocket columns (``parse_fields`` reads ``c[23:32]`` and
+#: ``c[32:41]``), in the same order, so the same ``parse_http``/``parse_ws`` can read them.
+_HTTP_COLUMNS: tuple[str, ...] = FIELDS[23:32]
+_WS_COLUMNS: tuple[str, ...] = FIELDS[32:41]
+_HTTP_METHOD, _HTTP_CODE = (
+    _HTTP_COLUMNS.index("http.request.method"),
+    _HTTP_COLUMNS.index("http.response.code"),
+)
+_WS_OPCODE = _WS_COLUMNS.index("websocket.opcode")
+_CHUNK_SIZE = "http.chunk_size"
+_WS_BOOLEANS = frozenset({"websocket.fin", "websocket.mask"})
+_BOOLEAN_TEXT = {"True": "1", "true": "1", "False": "0", "false": "0"}
+
+#: What ``-T fields`` escapes in a value (epan/print.c ``print_escaped_csv``).
+_FIELDS_ESCAPES = str.maketrans({"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
 #: ``*.checksum.status`` value when tshark validated the checksum and found it wrong
 #: (``PROTO_CHECKSUM_E_BAD``; 1 = good, 2 = unverified, 3 = not present).
 _CHECKSUM_BAD = "0"
@@ -79,6 +116,7 @@ def iter_packets_pyshark(
     tshark_path: str | None = None,
     decode_as: dict[str, str] | None = None,
     override_prefs: dict[str, str] | None = None,
+    lean: bool = True,
 ) -> Iterator[PacketRecord]:
     """Yield one :class:`PacketRecord` per TCP segment / UDP datagram in the capture at ``path``.
 
@@ -92,7 +130,9 @@ def iter_packets_pyshark(
             can be True (off by default, as in Wireshark).
         tshark_path: the tshark binary to run (pyshark's lookup when None).
         decode_as: ``{"tcp.port==8888": "http"}``-style ``-d`` rules.
-        override_prefs: extra ``-o name:value`` preferences.
+        override_prefs: extra ``-o name:value`` preferences; they win over the loader's own
+            (``HTTP_ARGS``, ``LEAN_ARGS``, checksum checking), as they do in the fast loader.
+        lean: pass the fast loader's ``LEAN_ARGS`` (as ``LoadOptions.lean``, default on).
 
     Raises:
         pyshark.capture.capture.TSharkCrashException: tshark failed (not a capture, truncated
@@ -100,19 +140,26 @@ def iter_packets_pyshark(
             packet tshark could read has been yielded.
         FileNotFoundError: ``path`` does not exist or is a directory.
     """
-    prefs: dict[str, str] = dict(override_prefs or {})
+    # The fast loader's order: HTTP_ARGS, checksum checking, then the caller's -o (last wins).
+    # LEAN_ARGS go in custom_parameters, which pyshark puts before all of these.
+    prefs: dict[str, str] = _prefs_from_args(HTTP_ARGS)
     if check_checksums:
         prefs["tcp.check_checksum"] = "TRUE"
         prefs["udp.check_checksum"] = "TRUE"
+    prefs.update(override_prefs or {})
+    parameters = ["-n", "-J", PROTOCOL_FILTER]
+    if lean:
+        parameters += LEAN_ARGS
     capture = pyshark.FileCapture(
         path,
         use_json=True,
+        include_raw=True,  # -x: field offsets, to order merged subtrees (module docstring)
         keep_packets=False,
         display_filter=display_filter,
         decode_as=decode_as or None,
         override_prefs=prefs or None,
         tshark_path=tshark_path,
-        custom_parameters=["-n", "-J", PROTOCOL_FILTER],
+        custom_parameters=parameters,
     )
     try:
         for packet in capture:
@@ -177,6 +224,8 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
         if not dport or not flags:
             # TCP header cut after the source port: nothing usable (see the module docstring).
             return None
+        http = _http_messages(layers.get("http"))
+        ws = _ws_frames(layers.get("websocket"))
         return PacketRecord(
             frame=number,
             ts_ns=ts_ns,
@@ -194,6 +243,8 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
             window=_int_or(tcp.get("tcp.window_size_value"), 0),
             payload_captured=payload_captured,
             checksum_bad=tcp.get("tcp.checksum.status") == _CHECKSUM_BAD,
+            http=http,
+            ws=ws,
         )
 
     dport = udp.get("udp.dstport")
@@ -217,6 +268,104 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
         payload_captured=payload_captured,
         checksum_bad=udp.get("udp.checksum.status") == _CHECKSUM_BAD,
     )
+
+
+def _http_messages(layer: Any) -> tuple[HttpMessage, ...]:
+    """The packet's HTTP messages, as ``parse_fields`` builds them from its HTTP columns."""
+    if layer is None:
+        return ()
+    columns = _columns(_instances(layer), _HTTP_COLUMNS)
+    if not (columns[_HTTP_METHOD] or columns[_HTTP_CODE]):
+        return ()
+    return parse_http(columns)
+
+
+def _ws_frames(layer: Any) -> tuple[WsFrame, ...]:
+    """The packet's WebSocket frames, as ``parse_fields`` builds them from its WS columns."""
+    if layer is None:
+        return ()
+    columns = _columns(_instances(layer), _WS_COLUMNS)
+    if not columns[_WS_OPCODE]:
+        return ()
+    return parse_ws(columns)
+
+
+def _columns(instances: list[dict[str, Any]], wanted: tuple[str, ...]) -> list[str]:
+    """The ``-T fields -E occurrence=a`` column of each wanted field: every occurrence across
+    the protocol's instances, in tree order, as tshark prints it, joined with ``AGG``."""
+    found: dict[str, list[str]] = {key: [] for key in wanted}
+    for tree in instances:
+        occurrences: dict[str, list[tuple[str, int | None]]] = {key: [] for key in wanted}
+        _gather(tree, occurrences)
+        chunks = occurrences.get(_CHUNK_SIZE)
+        if chunks and all(offset is not None for _, offset in chunks):
+            # Put chunk sizes merged by --no-duplicate-keys back in byte order (stable sort).
+            chunks.sort(key=lambda item: item[1] or 0)
+        for key, values in occurrences.items():
+            found[key] += (_as_fields_text(key, value) for value, _ in values)
+    return [AGG.join(found[key]) for key in wanted]
+
+
+def _gather(node: object, occurrences: dict[str, list[tuple[str, int | None]]]) -> None:
+    """Every occurrence of the wanted fields under ``node``, in document order, each with its
+    byte offset from the ``<field>_raw`` sibling (None when tshark gave none)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            bucket = occurrences.get(key)
+            if bucket is not None:
+                values = _strings(value)
+                offsets = _raw_offsets(node.get(f"{key}_raw"), len(values))
+                bucket += zip(values, offsets, strict=True)
+            if isinstance(value, dict | list):
+                _gather(value, occurrences)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, dict | list):
+                _gather(item, occurrences)
+
+
+def _strings(value: object) -> list[str]:
+    """A field's values: one string, or a list of them when it repeats within one tree."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def _raw_offsets(raw: object, count: int) -> list[int | None]:
+    """Offsets from a ``-x`` raw entry (``[hex, offset, length, bitmask, type]``, or a list of
+    those for a repeated field); None for each value when they cannot be paired up."""
+    entries: list[object] = []
+    if isinstance(raw, list) and raw:
+        entries = list(raw) if isinstance(raw[0], list) else [raw]
+    offsets: list[int | None] = []
+    for entry in entries:
+        if isinstance(entry, list) and len(entry) > 1 and isinstance(entry[1], int):
+            offsets.append(entry[1])
+        else:
+            offsets.append(None)
+    if len(offsets) != count:
+        return [None] * count
+    return offsets
+
+
+def _as_fields_text(key: str, value: str) -> str:
+    """A JSON field value as ``-T fields`` prints it (see the module docstring)."""
+    if key in _WS_BOOLEANS:
+        value = _BOOLEAN_TEXT.get(value, value)
+    return value.translate(_FIELDS_ESCAPES)
+
+
+def _prefs_from_args(args: tuple[str, ...]) -> dict[str, str]:
+    """``("-o", "name:value", ...)`` -> ``{"name": "value"}`` (other arguments are ignored)."""
+    prefs: dict[str, str] = {}
+    for option, argument in pairwise(args):
+        if option == "-o":
+            name, sep, value = argument.partition(":")
+            if sep:
+                prefs[name] = value
+    return prefs
 
 
 def _close_capture(capture: Any, *, reraise: bool) -> None:

@@ -245,6 +245,7 @@ def _pyshark(path: str, opts: LoadOptions, result: LoadResult, it: object
             tshark_path=tshark_info(opts.tshark_path)[0],
             decode_as=decode_as,
             override_prefs=prefs,
+            lean=opts.lean,
         ):
             result.packets += 1
             result.last_frame = rec.frame

@@ -267,7 +267,8 @@ def render_mermaid(record: ConnectionRecord, steps: list[Step]) -> str:
                          f"{item.bytes_c2s} B c to s, {item.bytes_s2c} B s to c ...")
             continue
         arrow = "C->>S" if item.from_client else "S->>C"
-        lines.append(f"    {arrow}: {_mermaid_text(f'no.{item.frame} +{item.ms:.3f}ms {item.label}')}")
+        text = _mermaid_text(f"no.{item.frame} +{item.ms:.3f}ms {item.label}")
+        lines.append(f"    {arrow}: {text}")
         states = (item.client_state, item.server_state)
         if states != last_states:
             lines.append(f"    Note over C,S: {states[0]} / {states[1]}")
@@ -276,4 +277,5 @@ def render_mermaid(record: ConnectionRecord, steps: list[Step]) -> str:
     verdict_lines = verdict(record, steps)
     from analyzer.report.writers import md_escape
 
-    return "\n".join(lines) + "\n\n" + "\n".join(f"- {md_escape(v)}" for v in verdict_lines) + "\n"
+    bullets = "\n".join(f"- {md_escape(v)}" for v in verdict_lines)
+    return "\n".join(lines) + "\n\n" + bullets + "\n"

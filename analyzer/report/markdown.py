@@ -50,7 +50,7 @@ def _table(header: list[str], rows: list[list[object]]) -> list[str]:
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _count(records: Sequence[ConnectionRecord], attr: str) -> str:

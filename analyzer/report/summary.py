@@ -24,8 +24,8 @@ def summarize(df: pd.DataFrame, records: Sequence[ConnectionRecord] = (),
     who closed). ``statuses`` (capture, status, packets) adds a "capture" row for every
     input, including those that could not be read."""
     rows: list[dict[str, object]] = []
-    for capture, status, packets in statuses:
-        rows.append(_row(capture, "capture", status, packets, None))
+    for path, status, packets in statuses:
+        rows.append(_row(path, "capture", status, packets, None))
     by_capture: dict[str, list[ConnectionRecord]] = {}
     for rec in records:
         by_capture.setdefault(rec.capture, []).append(rec)

@@ -1,0 +1,582 @@
+"""The self-contained HTML report: one file, inline CSS, inline SVG charts, no network.
+
+Everything that comes from packets (URIs, hosts, subprotocols, close reasons, anomaly
+texts) and from the command line (capture paths, check rows) reaches the page only through
+jinja2's autoescape. The only markup marked safe is what this module generates itself: the
+SVG charts, drawn by matplotlib from numbers and fixed labels only, and the sorting script.
+
+A Content-Security-Policy in the page allows no fetch at all (``default-src 'none'``) and
+runs only the one inline script whose SHA-256 it names, so even a string that slipped past
+escaping could neither run script nor load anything from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import PurePath
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+MAX_TIMELINE = 200  # connections drawn in the timeline
+MAX_ROWS = 10_000  # rows per table (connections, HTTP, WebSocket)
+MAX_PROBLEMS = 1_000
+
+ENDS = ("fin", "rst", "half_closed", "open")
+TIME_WAIT = ("client", "server", "both", "none")
+HANDSHAKES = ("complete", "refused", "unanswered", "incomplete", "not_seen")
+CLOSERS = ("client", "server", "both")
+END_COLORS = {"fin": "#2e7d32", "rst": "#c62828", "half_closed": "#ef8f00", "open": "#1565c0",
+              "udp": "#9e9e9e"}
+TW_COLORS = {"client": "#5e35b1", "server": "#00838f", "both": "#6d4c41", "none": "#b0b0b0"}
+
+_env: Environment | None = None
+
+
+def _environment() -> Environment:
+    global _env
+    if _env is None:
+        _env = Environment(
+            loader=PackageLoader("analyzer.report", "templates"),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        _env.filters["wbr"] = _wbr
+    return _env
+
+
+def _wbr(text: object, after: str = "_/.-") -> Markup:
+    """Escaped text with line-break opportunities after each character of ``after`` (for
+    file names and endpoints)."""
+    return Markup("<wbr>").join(re.split(f"(?<=[{re.escape(after)}])", str(text)))
+
+
+def render_html(connections: pd.DataFrame, http: pd.DataFrame, websockets: pd.DataFrame,
+                summary: pd.DataFrame, captures: list[tuple[str, str]], *,
+                title: str = "pcap-analyzer report", generated: str | None = None,
+                checks: list[dict[str, object]] | None = None) -> str:
+    """One HTML document with every table and chart of the report.
+
+    ``connections`` is ``report.frame.to_frame``'s frame, ``http``/``websockets`` are
+    ``report.app``'s frames, ``summary`` is ``report.summary.summarize``'s, ``captures``
+    lists every input as (path, status) and ``checks`` the optional rule results
+    (capture, rule, passed, measured, severity)."""
+    env = _environment()
+    names = [path for path, _ in captures] + [str(c) for c in _col(connections, "capture")]
+    labels = _capture_labels(names)
+    conns = connections.reset_index(drop=True)
+    numbers = {(str(c), str(u)): i + 1
+               for i, (c, u) in enumerate(zip(_col(conns, "capture"), _col(conns, "uid"),
+                                              strict=True))}
+    tcp = conns[conns["proto"].astype("string") == "tcp"] if "proto" in conns else conns
+    checks = checks or []
+    per_capture = Counter(str(c) for c in _col(conns, "capture"))
+    packets = _packets(summary)
+    script = env.get_template("sortable.js").render()
+    context: dict[str, Any] = {
+        "title": title,
+        "generated": generated,
+        "script": Markup(script),
+        "script_hash": base64.b64encode(hashlib.sha256(script.encode()).digest()).decode(),
+        "totals": {
+            "captures": len(captures),
+            "connections": len(conns),
+            "tcp": len(tcp),
+            "complete": int((tcp["handshake"].astype("string") == "complete").sum())
+            if "handshake" in tcp else 0,
+            "http": len(http),
+            "websockets": len(websockets),
+        },
+        "captures": [_capture_row(path, status, labels, packets, per_capture)
+                     for path, status in captures],
+        "problems": _problems(conns, websockets, captures, checks, labels, numbers),
+        "summary_rows": _summary_rows(summary, captures, labels),
+        "charts": _charts(tcp, conns),
+        "checks": [_check_row(c, labels) for c in checks],
+        "connections": _connection_rows(conns, labels),
+        "http": _http_rows(http, labels, numbers),
+        "websockets": _ws_rows(websockets, labels, numbers),
+        "timeline_max": MAX_TIMELINE,
+    }
+    return env.get_template("report.html.j2").render(context)
+
+
+# ---------------------------------------------------------------------------------- cells
+
+
+def _col(df: pd.DataFrame, name: str) -> list[Any]:
+    return list(df[name]) if name in df.columns else [None] * len(df)
+
+
+def _missing(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, (list, tuple, dict, set, np.ndarray)):
+        return False
+    try:
+        return bool(pd.isna(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value: object) -> str:
+    """A cell's text: '' for null (the page shows a dash), yes/no for booleans."""
+    if _missing(value):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
+def _int(value: object) -> int | None:
+    return None if _missing(value) else int(value)  # type: ignore[call-overload]
+
+
+def _ms(seconds: object) -> str:
+    if _missing(seconds):
+        return ""
+    return f"{float(seconds) * 1000:.3f}"  # type: ignore[arg-type]
+
+
+def _endpoint(ip: object, port: object) -> str:
+    if _missing(ip):
+        return ""
+    host = str(ip)
+    if ":" in host:
+        host = f"[{host}]"
+    return host if _missing(port) else f"{host}:{_text(port)}"
+
+
+def _capture_labels(names: Iterable[str]) -> dict[str, str]:
+    """The file name when it is unique among the captures, else the path as given."""
+    unique = list(dict.fromkeys(names))
+    base = Counter(PurePath(n).name for n in unique)
+    return {n: (PurePath(n).name if base[PurePath(n).name] == 1 else n) for n in unique}
+
+
+def _label(labels: Mapping[str, str], capture: object) -> str:
+    name = _text(capture)
+    return labels.get(name, name)
+
+
+def _status_class(status: str) -> str:
+    if status.startswith("error"):
+        return "error"
+    if status.startswith("warning"):
+        return "warning"
+    return "ok"
+
+
+# --------------------------------------------------------------------------------- tables
+
+
+def _capture_row(path: str, status: str, labels: Mapping[str, str],
+                 packets: Mapping[str, int], per_capture: Mapping[str, int]) -> dict[str, Any]:
+    cls = _status_class(status)
+    return {"path": path, "label": _label(labels, path), "status": status, "cls": cls,
+            "packets": "" if cls == "error" else packets.get(path, ""),
+            "connections": "" if cls == "error" else per_capture.get(path, 0)}
+
+
+def _summary_rows(summary: pd.DataFrame, captures: Sequence[tuple[str, str]],
+                  labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    counts, values, failed = _summary_index(summary)
+    failed |= {p for p, s in captures if s.startswith("error")}
+    order = [p for p, _ in captures] + [c for c in counts if ("connections", "tcp") in counts[c]]
+    rows = []
+    for cap in dict.fromkeys(order):
+        if cap in failed:
+            continue
+        c = counts.get(cap, {})
+        v = values.get(cap, {})
+        rows.append({
+            "path": cap,
+            "label": _label(labels, cap),
+            "tcp": c.get(("connections", "tcp"), 0),
+            "udp": c.get(("connections", "udp"), 0),
+            "handshake": [c.get(("handshake", h), 0) for h in HANDSHAKES],
+            "end": [c.get(("end", e), 0) for e in ENDS],
+            "closer": [c.get(("closer", k), 0) for k in CLOSERS],
+            "time_wait": [c.get(("time_wait", k), 0) for k in TIME_WAIT],
+            "rtt_p50": "" if "p50" not in v else f"{v['p50']:.3f}",
+            "rtt_p95": "" if "p95" not in v else f"{v['p95']:.3f}",
+        })
+    return rows
+
+
+def _summary_index(summary: pd.DataFrame) -> tuple[
+        dict[str, dict[tuple[str, str], int]], dict[str, dict[str, float]], set[str]]:
+    """(capture -> (section, item) -> count, capture -> RTT percentile -> ms, captures
+    whose "capture" row says they could not be read)."""
+    counts: dict[str, dict[tuple[str, str], int]] = {}
+    values: dict[str, dict[str, float]] = {}
+    failed: set[str] = set()
+    for rec in summary.to_dict("records"):
+        cap = str(rec["capture"])
+        section, item = str(rec["section"]), str(rec["item"])
+        if section == "handshake_rtt_ms":
+            values.setdefault(cap, {})[item] = float(rec["value"])
+            continue
+        if section == "capture" and item.startswith("error"):
+            failed.add(cap)
+        counts.setdefault(cap, {})[(section, item)] = _int(rec["count"]) or 0
+    return counts, values, failed
+
+
+def _packets(summary: pd.DataFrame) -> dict[str, int]:
+    """Packets read per capture, from the summary's "capture" rows when it has them."""
+    if "section" not in summary.columns:
+        return {}
+    rows = summary[summary["section"] == "capture"]
+    out: dict[str, int] = {}
+    for capture, count in zip(rows["capture"], rows["count"], strict=True):
+        if (packets := _int(count)) is not None:
+            out[str(capture)] = packets
+    return out
+
+
+def _connection_rows(conns: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, Any]:
+    rows = []
+    for i, rec in enumerate(conns.head(MAX_ROWS).to_dict("records")):
+        end = _text(rec.get("end"))
+        rows.append({
+            "n": i + 1,
+            "capture": _label(labels, rec.get("capture")),
+            "path": _text(rec.get("capture")),
+            "uid": _text(rec.get("uid")),
+            "proto": _text(rec.get("proto")),
+            "client": _endpoint(rec.get("client_ip"), rec.get("client_port")),
+            "server": _endpoint(rec.get("server_ip"), rec.get("server_port")),
+            "handshake": _text(rec.get("handshake")),
+            "handshake_bad": rec.get("handshake_valid") is False,
+            "rtt": _ms(rec.get("handshake_rtt_s")),
+            "end": end,
+            "end_cls": end if end in ENDS else "",
+            "closer": _text(rec.get("closer")),
+            "client_state": _text(rec.get("client_state")),
+            "server_state": _text(rec.get("server_state")),
+            "time_wait": _text(rec.get("time_wait")),
+            "conn_state": _text(rec.get("conn_state")),
+            "history": _text(rec.get("history")),
+        })
+    return {"rows": rows, "total": len(conns), "udp": any(r["proto"] == "udp" for r in rows)}
+
+
+def _http_rows(http: pd.DataFrame, labels: Mapping[str, str],
+               numbers: Mapping[tuple[str, str], int]) -> dict[str, Any]:
+    rows = []
+    for rec in http.head(MAX_ROWS).to_dict("records"):
+        rows.append({
+            "capture": _label(labels, rec.get("capture")),
+            "path": _text(rec.get("capture")),
+            "n": numbers.get((_text(rec.get("capture")), _text(rec.get("uid")))),
+            "depth": _text(rec.get("trans_depth")),
+            "method": _text(rec.get("method")),
+            "target": _text(rec.get("target")),
+            "host": _text(rec.get("host")),
+            "status": _text(rec.get("status")),
+            "reason": _text(rec.get("reason")),
+            "version": _text(rec.get("request_version")),
+            "request_body": _text(rec.get("request_body_len")),
+            "response_body": _text(rec.get("response_body_len")),
+        })
+    return {"rows": rows, "total": len(http)}
+
+
+def _messages(value: object) -> str:
+    if isinstance(value, Mapping):
+        return str(sum(int(v) for v in value.values() if not _missing(v)))
+    return _text(value)
+
+
+def _problem_names(value: object) -> list[str]:
+    if _missing(value) or not isinstance(value, (list, tuple, np.ndarray)):
+        return []
+    out = []
+    for p in value:
+        if isinstance(p, Mapping):
+            out.append(f"{_text(p.get('problem'))} (frame {_text(p.get('frame'))})")
+        elif isinstance(p, (list, tuple)) and len(p) == 2:
+            out.append(f"{_text(p[0])} (frame {_text(p[1])})")
+        else:
+            out.append(_text(p))
+    return out
+
+
+def _ws_rows(ws: pd.DataFrame, labels: Mapping[str, str],
+             numbers: Mapping[tuple[str, str], int]) -> dict[str, Any]:
+    rows = []
+    for rec in ws.head(MAX_ROWS).to_dict("records"):
+        established = bool(rec.get("established"))
+        rows.append({
+            "capture": _label(labels, rec.get("capture")),
+            "path": _text(rec.get("capture")),
+            "n": numbers.get((_text(rec.get("capture")), _text(rec.get("uid")))),
+            "target": _text(rec.get("request_target")),
+            "host": _text(rec.get("host")),
+            "subprotocol": _text(rec.get("subprotocol")),
+            "status": _text(rec.get("status")),
+            "established": established,
+            "messages_c2s": _messages(rec.get("messages_c2s")),
+            "messages_s2c": _messages(rec.get("messages_s2c")),
+            "close_code": _text(rec.get("close_code")),
+            "reply_close_code": _text(rec.get("reply_close_code")),
+            "close_by": _text(rec.get("close_by")),
+            "close_reason": _text(rec.get("close_reason")),
+            "problems": _problem_names(rec.get("problems")),
+        })
+    return {"rows": rows, "total": len(ws)}
+
+
+def _check_row(check: Mapping[str, object], labels: Mapping[str, str]) -> dict[str, Any]:
+    passed = check.get("passed")
+    return {
+        "capture": _label(labels, check.get("capture")),
+        "path": _text(check.get("capture")),
+        "rule": _text(check.get("rule")),
+        "passed": None if _missing(passed) else bool(passed),
+        "measured": _text(check.get("measured")),
+        "severity": _text(check.get("severity")),
+    }
+
+
+# ------------------------------------------------------------------------------- problems
+
+
+def _problems(conns: pd.DataFrame, ws: pd.DataFrame, captures: Sequence[tuple[str, str]],
+              checks: Sequence[Mapping[str, object]], labels: Mapping[str, str],
+              numbers: Mapping[tuple[str, str], int]) -> dict[str, Any]:
+    """Everything that went wrong, most serious first: unreadable captures, failed checks,
+    failed handshakes, resets, CLOSE_WAIT leaks, RFC anomalies, WebSocket failures."""
+    out: list[dict[str, Any]] = []
+
+    def add(rank: int, kind: str, capture: object, n: int | None, where: str,
+            detail: str) -> None:
+        out.append({"rank": rank, "kind": kind, "capture": _label(labels, capture),
+                    "path": _text(capture), "n": n, "where": where, "detail": detail,
+                    "cls": "error" if rank <= 1 else "warning"})
+
+    for path, status in captures:
+        if status.startswith("error"):
+            add(0, "capture error", path, None, "", status)
+        elif status.startswith("warning"):
+            add(2, "capture warning", path, None, "", status)
+    for check in checks:
+        if check.get("passed") is False:
+            row = _check_row(check, labels)
+            sev = row["severity"] or "error"
+            detail = f"{row['rule']}: measured {row['measured'] or '-'} ({sev})"
+            add(1 if sev == "error" else 2, "check failed", check.get("capture"), None, "",
+                detail)
+    for i, rec in enumerate(conns.to_dict("records")):
+        n = i + 1
+        where = (f"{_endpoint(rec.get('client_ip'), rec.get('client_port'))} → "
+                 f"{_endpoint(rec.get('server_ip'), rec.get('server_port'))}")
+        cap = rec.get("capture")
+        handshake = _text(rec.get("handshake"))
+        anomalies = _text(rec.get("anomalies"))
+        if handshake == "refused":
+            add(3, "handshake refused", cap, n, where, "the SYN was answered by a RST")
+        elif handshake == "unanswered":
+            retx = _int(rec.get("syn_retransmissions")) or 0
+            add(3, "handshake unanswered", cap, n, where,
+                f"no answer to the SYN ({retx} retransmission{'s' * (retx != 1)})")
+        elif handshake == "incomplete":
+            add(3, "handshake incomplete", cap, n, where,
+                "SYN and SYN-ACK, but no final ACK")
+        if rec.get("handshake_valid") is False:
+            add(3, "invalid handshake", cap, n, where, anomalies or "wrong acknowledgement")
+        elif anomalies:
+            add(5, "RFC anomaly", cap, n, where, anomalies)
+        if _text(rec.get("end")) == "rst" and handshake != "refused":
+            by = _text(rec.get("rst_by")) or "unknown side"
+            add(4, "reset", cap, n, where, f"RST sent by the {by}")
+        for side in ("client", "server"):
+            if _text(rec.get(f"{side}_state")) == "CLOSE_WAIT":
+                add(4, "CLOSE_WAIT left open", cap, n, where,
+                    f"the {side} received the peer's FIN and never sent its own")
+    for rec in ws.to_dict("records"):
+        cap = rec.get("capture")
+        conn = numbers.get((_text(cap), _text(rec.get("uid"))))
+        where = f"{_text(rec.get('host'))} {_text(rec.get('request_target'))}".strip()
+        problems = _problem_names(rec.get("problems"))
+        listed = "; ".join(problems)
+        if not rec.get("established"):
+            status = _text(rec.get("status"))
+            head = f"status {status}" if status else "no response"
+            add(3, "WebSocket handshake failed", cap, conn, where,
+                head + (f": {listed}" if listed else ""))
+        elif problems:
+            add(5, "WebSocket protocol problem", cap, conn, where, listed)
+    out.sort(key=lambda p: p["rank"])
+    kinds = Counter(p["kind"] for p in out)
+    return {"rows": out[:MAX_PROBLEMS], "total": len(out),
+            "kinds": sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+# --------------------------------------------------------------------------------- charts
+
+
+def _charts(tcp: pd.DataFrame, conns: pd.DataFrame) -> dict[str, Markup | None]:
+    """The SVG charts, or None where there is nothing to draw."""
+    ends = Counter(_text(e) for e in _col(tcp, "end"))
+    tws = Counter(_text(t) or "none" for t in _col(tcp, "time_wait"))
+    rtts = [float(x) * 1000 for x in _col(tcp, "handshake_rtt_s") if not _missing(x)]
+    return {
+        "ends": _bar_chart("ends", "close type (end)", [(e, ends.get(e, 0)) for e in ENDS],
+                           END_COLORS) if len(tcp) else None,
+        "time_wait": _bar_chart("time_wait", "side left in TIME_WAIT",
+                                [(t, tws.get(t, 0)) for t in TIME_WAIT],
+                                TW_COLORS) if len(tcp) else None,
+        "rtt": _rtt_chart(rtts) if rtts else None,
+        "timeline": _timeline(conns) if len(conns) else None,
+    }
+
+
+def _new_figure(width: float, height: float) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_axisbelow(True)
+    return fig, ax
+
+
+RC: dict[str, Any] = {"font.size": 9.0, "axes.titlesize": 10.0, "axes.titleweight": "bold",
+      "svg.fonttype": "path", "axes.edgecolor": "#555555", "axes.labelcolor": "#333333",
+      "xtick.color": "#333333", "ytick.color": "#333333"}
+
+
+def _style(name: str) -> AbstractContextManager[None]:
+    """The charts' rcParams; a salt per chart keeps the SVG ids stable and distinct."""
+    rc: dict[Any, Any] = {**RC, "svg.hashsalt": f"pcap-analyzer-{name}"}
+    return mpl.rc_context(rc)
+
+
+def _svg(fig: Figure, name: str) -> Markup:
+    """The figure as inline SVG markup: no XML prologue, no metadata, no namespace URLs
+    (the HTML parser supplies them), and ids prefixed with the chart's name so that
+    several charts can share one document."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
+    text = re.sub(r'\s+xmlns(?::\w+)?="[^"]*"', "", text)
+    ids = set(re.findall(r'\bid="([^"]+)"', text))
+    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{name}-{m.group(1)}"', text)
+    text = re.sub(r'(href="#|url\(#)([^")]+)',
+                  lambda m: m.group(1) + (f"{name}-{m.group(2)}" if m.group(2) in ids
+                                          else m.group(2)), text)
+    text = text.replace("<svg ", f'<svg class="chart" id="chart-{name}" role="img" ', 1)
+    return Markup(text.strip())
+
+
+def _bar_chart(name: str, xlabel: str, counts: Sequence[tuple[str, int]],
+               colors: Mapping[str, str]) -> Markup:
+    with _style(name):
+        fig, ax = _new_figure(4.0, 2.8)
+        keys = [k for k, _ in counts]
+        bars = ax.bar(keys, [v for _, v in counts], color=[colors[k] for k in keys],
+                      width=0.65)
+        ax.bar_label(bars, padding=2)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("TCP connections")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.margins(y=0.15)
+        ax.grid(axis="y", color="#e5e5e5")
+        return _svg(fig, name)
+
+
+def _rtt_chart(rtts_ms: Sequence[float]) -> Markup:
+    values = np.asarray(rtts_ms, dtype=float)
+    lo, hi = float(values.min()), float(values.max())
+    log = lo > 0 and hi / lo > 50
+    with _style("rtt"):
+        fig, ax = _new_figure(4.0, 2.8)
+        if log:
+            bins: Any = np.geomspace(lo, hi, 31) if hi > lo else 30
+            ax.set_xscale("log")
+        else:
+            bins = 30 if hi > lo else np.array([lo - 0.5 * max(lo, 1e-3), lo + 0.5 * max(
+                lo, 1e-3)])
+        ax.hist(values, bins=bins, color="#3f6fb5", edgecolor="white", linewidth=0.5)
+        p50, p95 = (float(np.percentile(values, q)) for q in (50, 95))
+        ax.axvline(p50, color="#222222", linestyle="--", linewidth=1,
+                   label=f"p50 {p50:.3f} ms")
+        ax.axvline(p95, color="#c62828", linestyle=":", linewidth=1.2,
+                   label=f"p95 {p95:.3f} ms")
+        fig.legend(loc="outside upper center", ncols=2, frameon=False)
+        ax.set_xlabel("handshake RTT (ms)" + (", log scale" if log else ""))
+        ax.set_ylabel("connections")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(axis="y", color="#e5e5e5")
+        return _svg(fig, "rtt")
+
+
+def _timeline(conns: pd.DataFrame) -> Markup:
+    """One bar per connection from its first to its last packet, in seconds since its
+    capture's first packet, coloured by how it ended; numbered as the connections table."""
+    shown = conns.head(MAX_TIMELINE)
+    caps = [_text(c) for c in _col(shown, "capture")]
+    firsts = [float(x) for x in _col(shown, "first_ts")]
+    lasts = [float(x) for x in _col(shown, "last_ts")]
+    origin: dict[str, float] = {}
+    for cap, first in zip(caps, firsts, strict=True):
+        origin[cap] = min(first, origin.get(cap, math.inf))
+    starts = [f - origin[c] for c, f in zip(caps, firsts, strict=True)]
+    widths = [max(last - first, 0.0) for first, last in zip(firsts, lasts, strict=True)]
+    span = max((s + w for s, w in zip(starts, widths, strict=True)), default=0.0) or 1e-3
+    widths = [max(w, span * 0.004) for w in widths]
+    kinds = []
+    for proto, end in zip(_col(shown, "proto"), _col(shown, "end"), strict=True):
+        kind = "udp" if _text(proto) == "udp" else _text(end)
+        kinds.append(kind if kind in END_COLORS else "open")
+    n = len(shown)
+    with _style("timeline"):
+        fig, ax = _new_figure(11.6, 1.4 + n * (0.24 if n <= 20 else 0.12))
+        ys = list(range(1, n + 1))
+        ax.barh(ys, widths, left=starts, height=0.7,
+                color=[END_COLORS[k] for k in kinds])
+        ax.set_ylim(n + 0.8, 0.2)
+        if n <= 30:
+            ax.set_yticks(ys)
+        else:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=25))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"#{int(v)}"))
+        group, top = 0, 1
+        for i in range(1, n + 1):  # every other capture on a grey band
+            if i == n or caps[i] != caps[i - 1]:
+                if group % 2 and len(set(caps)) > 1:
+                    ax.axhspan(top - 0.5, i + 0.5, color="#eceff3", zorder=0, linewidth=0)
+                group, top = group + 1, i + 1
+        ax.set_xlim(0, span * 1.02)
+        ax.set_xlabel("seconds since the capture's first packet")
+        ax.set_ylabel("connection")
+        ax.grid(axis="x", color="#e5e5e5")
+        present = [k for k in (*ENDS, "udp") if k in kinds]
+        fig.legend(handles=[Patch(color=END_COLORS[k], label=k) for k in present],
+                   loc="outside upper center", ncols=len(present), frameon=False)
+        return _svg(fig, "timeline")
