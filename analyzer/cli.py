@@ -26,7 +26,7 @@ from analyzer.loader import LoadOptions, tshark_info, validate_filter
 from analyzer.report.writers import Format
 
 EPILOG = """\
-Exit codes: 0 ok; 2 usage error (bad option, bad display filter); 3 input or environment
+Exit codes: 0 ok; 1 a check rule failed (check, report --rule); 2 usage error (bad option, bad display filter); 3 input or environment
 error (missing, empty or non-capture file, tshark missing or too old); 4 a truncated
 capture with --strict. A truncated capture is otherwise read up to the cut, with a warning.
 
@@ -35,6 +35,10 @@ Examples:
   pcap-analyzer connections capture.pcap.gz --format jsonl -Y "tcp.port == 8080"
   pcap-analyzer connections capture.pcap --format zeek -o conn.log
   pcap-analyzer summary captures/real/*.pcapng --format markdown
+  pcap-analyzer explain capture.pcap --conn UID --format markdown
+  pcap-analyzer report captures/ --out out/ --policy examples/policy.toml
+  pcap-analyzer check captures/ --rule "count(end == 'rst') / count() <= 0.01" --junit j.xml
+  pcap-analyzer diff before.pcap after.pcap
 """
 
 app = typer.Typer(
