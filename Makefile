@@ -29,6 +29,11 @@ demo: tshark venv
 	$(VENV)/bin/pcap-analyzer http captures/real/http11_keepalive.pcapng captures/real/mixed.pcap captures/ws/*.pcap* --format table
 	$(VENV)/bin/pcap-analyzer websockets captures/ws/*.pcap* captures/ws_synthetic/*.pcap --format table
 	$(VENV)/bin/pcap-analyzer summary captures/real/mixed.pcap captures/ws/*.pcap*
+	$(VENV)/bin/pcap-analyzer explain captures/real/half_close.pcapng
+	@# The demo policy is meant to flag the bundled RST/refused/CLOSE_WAIT cases: exit 1 is expected.
+	$(VENV)/bin/pcap-analyzer report captures/real captures/synthetic/*.pcap* captures/ws captures/ws_synthetic \
+	  --out out/report --policy examples/policy.toml --csv --no-step-summary; rc=$$?; test $$rc -le 1
+	@echo "report written to out/report/: report.md report.html *.parquet *.csv junit.xml"
 
 ## make test: the test suite (real tshark, real captures, Zeek's oracle in ../shared)
 test: tshark venv
