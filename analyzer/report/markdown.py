@@ -75,16 +75,6 @@ def render_markdown(results: Sequence[CaptureResult], diagrams: dict[str, str],
     """The whole report. ``diagrams`` maps a connection uid to its Mermaid block."""
     records = [r for c in results for r in c.records]
     lines = [f"# {md_escape(title)}", ""]
-    lines += ["## Captures", ""]
-    lines += _table(["capture", "status", "packets", "TCP", "UDP"], [
-        [c.path, c.status, c.packets, sum(r.proto == "tcp" for r in c.records),
-         sum(r.proto == "udp" for r in c.records)] for c in results])
-    if checks:
-        lines += ["## Checks", ""]
-        lines += _table(["capture", "rule", "result", "measured"], [
-            [c.get("capture"), c.get("rule"),
-             "pass" if c.get("passed") else str(c.get("severity") or "fail"),
-             c.get("measured")] for c in checks])
     lines += ["## Problems", ""]
     found = problems(records)
     if not found:
@@ -93,6 +83,21 @@ def render_markdown(results: Sequence[CaptureResult], diagrams: dict[str, str],
     for what, hit in found:
         lines.append(f"- **{len(hit)} {what}**: {_uids(hit)}")
     lines.append("")
+    lines += ["## Captures", ""]
+    lines += _table(["capture", "status", "packets", "TCP", "UDP"], [
+        [c.path, c.status, c.packets, sum(r.proto == "tcp" for r in c.records),
+         sum(r.proto == "udp" for r in c.records)] for c in results])
+    if checks:
+        failing = [c for c in checks if not c.get("passed")]
+        lines += ["## Checks", "",
+                  f"{len(checks) - len(failing)} of {len(checks)} rule results hold "
+                  f"({sum(c.get('severity') == 'error' for c in failing)} errors, "
+                  f"{sum(c.get('severity') != 'error' for c in failing)} warnings).", ""]
+        if failing:
+            lines += _table(["capture", "rule", "result", "measured"], [
+                [c.get("capture"), c.get("rule"),
+                 "FAIL" if c.get("severity") == "error" else "WARN", c.get("measured")]
+                for c in failing])
     lines += ["## Summary", ""]
     rows = []
     for c in results:

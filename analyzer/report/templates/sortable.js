@@ -7,10 +7,11 @@
     var v = cell.getAttribute("data-sort");
     return (v === null ? cell.textContent : v).trim();
   }
+  var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
   function compare(a, b) {
     var x = Number(a), y = Number(b);
     if (!isNaN(x) && !isNaN(y)) { return x - y; }
-    return a.localeCompare(b, undefined, {numeric: true, sensitivity: "base"});
+    return collator.compare(a, b);
   }
   function column(th) {
     return th.hasAttribute("data-col") ? Number(th.getAttribute("data-col")) : th.cellIndex;
@@ -25,9 +26,10 @@
       if (a === "" || b === "") { return (a === "") - (b === "") || p.i - q.i; }
       return sign * compare(a, b) || p.i - q.i;
     });
-    var rows = document.createDocumentFragment();
-    items.forEach(function (item) { rows.appendChild(item.row); });
-    body.appendChild(rows);
+    var next = body.nextSibling;
+    table.removeChild(body);  // reorder off the page: one layout, not one per row
+    items.forEach(function (item) { body.appendChild(item.row); });
+    table.insertBefore(body, next);
     table.querySelectorAll("th[aria-sort]").forEach(function (h) {
       h.removeAttribute("aria-sort");
     });
