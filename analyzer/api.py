@@ -51,18 +51,33 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
     whose first segment is too short to recognise (a request typed byte by byte); the
     response then arrives without its request. When that happens, the capture is read
     once more with tshark told (``-d tcp.port==P,http``) that those servers speak HTTP.
+    The same second reading, with responses reported at the end of their head, recovers
+    a response whose body lost a segment (see ``_responses_lost``).
     """
     options = options or LoadOptions()
     result = _analyze_once(path, options, config)
+    if result.error is not None:
+        return result
     missed = sorted(_ports_with_unmatched_responses(result.records))
     rules = tuple(f"tcp.port=={port},http" for port in missed)
     rules = tuple(r for r in rules if r not in options.decode_as)
-    if result.error is None and rules:
+    lossy = options.http_body_reassembly and _responses_lost(result.records)
+    if rules or lossy:
         from dataclasses import replace
 
-        result = _analyze_once(path, replace(options, decode_as=options.decode_as + rules),
-                               config)
+        retry = replace(options, decode_as=options.decode_as + rules,
+                        http_body_reassembly=options.http_body_reassembly and not lossy)
+        result = _analyze_once(path, retry, config)
     return result
+
+
+def _responses_lost(records: list[ConnectionRecord]) -> bool:
+    """A request left without a response although the server sent data: the response's
+    body probably lost a segment, and tshark, waiting for the whole body, never reported
+    it. Read again with responses reported at the end of their head."""
+    return any(tx.status is None and tx.method is not None and r.bytes_s2c > 0
+               and not r.websockets
+               for r in records for tx in r.transactions)
 
 
 def _ports_with_unmatched_responses(records: list[ConnectionRecord]) -> set[int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_ws_synthetic import (  # noqa: E402
+from make_ws_synthetic import (
     OP_TEXT,
     WsSession,
     close_handshake,

@@ -49,13 +49,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record_real import (  # noqa: E402  (reuse the colleague's capture helpers)
+from record_real import (
     IO_TIMEOUT,
     TSHARK,
     V4,
@@ -65,12 +65,11 @@ from record_real import (  # noqa: E402  (reuse the colleague's capture helpers)
     expect,
     recv_until_eof,
 )
-
-from websockets.asyncio.client import connect  # noqa: E402
-from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
-from websockets.datastructures import Headers  # noqa: E402
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus  # noqa: E402
-from websockets.http11 import Request, Response  # noqa: E402
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 Record = dict[str, Any]
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -99,11 +98,11 @@ class FrameTally(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.lock = threading.Lock()
+        self.mu = threading.Lock()
         self.reset()
 
     def reset(self) -> None:
-        with self.lock:
+        with self.mu:
             self.frames = {side: dict.fromkeys(OPCODES, 0) for side in ("client", "server")}
             self.bytes = {"client": 0, "server": 0}
 
@@ -113,10 +112,13 @@ class FrameTally(logging.Handler):
         m = re.match(r"> (TEXT|BINARY|CONT|PING|PONG|CLOSE) ", msg)
         if not m:
             return
-        n = re.search(r"\[(\d+) bytes?[,\]]", msg[msg.rfind("[") :])
-        with self.lock:
+        # metadata is the trailing "[text|binary, N byte(s), continued]"
+        n = re.search(r"\[(?:(?:text|binary), )?(\d+) bytes?(?:, continued)?\]$", msg)
+        if n is None:
+            raise RuntimeError(f"cannot parse frame log line {msg!r}")
+        with self.mu:
             self.frames[side][LOG_OPCODES[m.group(1)]] += 1
-            self.bytes[side] += int(n.group(1)) if n else 0
+            self.bytes[side] += int(n.group(1))
 
 
 TALLY = FrameTally()
@@ -318,7 +320,7 @@ def ws_result(
 
 def check_tally(frames_c2s: dict[str, int], frames_s2c: dict[str, int]) -> tuple[int, int]:
     """The frames websockets logged as sent must match the expectation; returns logged bytes."""
-    with TALLY.lock:
+    with TALLY.mu:
         expect(
             TALLY.frames["client"] == frames_c2s,
             f"client sent {TALLY.frames['client']}, expected {frames_c2s}",
@@ -406,7 +408,8 @@ async def ws_text_binary(port: int) -> Result:
     s2c = counts(text=2, binary=1, pong=1, close=1)  # pong and close reply are automatic
     pay_c2s = data + len(TB_PING) + close_payload_len(1000, "bye")
     pay_s2c = data + len(TB_PING) + close_payload_len(1000, "bye")  # close reply echoes data
-    expect(check_tally(c2s, s2c) == (pay_c2s, pay_s2c), "logged payload bytes")
+    logged = check_tally(c2s, s2c)
+    expect(logged == (pay_c2s, pay_s2c), f"logged payload bytes {logged} != {(pay_c2s, pay_s2c)}")
     assert ws.request is not None and ws.response is not None
     expect(conn.request is not None and conn.request.headers == ws.request.headers, "same req")
     return ws_result(
@@ -447,7 +450,9 @@ async def ws_fragmented(port: int) -> Result:
     async with serve(handler, V4, port, **ws_kwargs(False)):
         ws = await connect(f"ws://{V4}:{port}/frag", **ws_kwargs(False))
         ends = ends_of(ws, None)
-        await ws.send(iter(FRAGMENTS))  # iterable of str: text + 2 continuation frames
+        # iterable of str: websockets sends text(FIN=0) + one continuation(FIN=0) per further
+        # fragment, then an EMPTY continuation with FIN=1 ends the message: 4 frames
+        await ws.send(iter(FRAGMENTS))
         expect(await ws.recv() == FRAG_REPLY, "reply")
         try:
             await ws.recv()
@@ -460,11 +465,12 @@ async def ws_fragmented(port: int) -> Result:
     ends_of(ws, conn)
     expect(side.received == ["".join(FRAGMENTS)], "server reassembled the message")
     expect(ws.close_code == 1001 and ws.close_reason == "", "client saw 1001")
-    c2s = counts(text=1, continuation=2, close=1)  # the close is the automatic reply
+    c2s = counts(text=1, continuation=3, close=1)  # the close is the automatic reply
     s2c = counts(text=1, close=1)
     pay_c2s = sum(len(f.encode()) for f in FRAGMENTS) + close_payload_len(1001)
     pay_s2c = len(FRAG_REPLY.encode()) + close_payload_len(1001)
-    expect(check_tally(c2s, s2c) == (pay_c2s, pay_s2c), "logged payload bytes")
+    logged = check_tally(c2s, s2c)
+    expect(logged == (pay_c2s, pay_s2c), f"logged payload bytes {logged} != {(pay_c2s, pay_s2c)}")
     assert ws.request is not None
     return ws_result(
         ends=ends,
@@ -519,7 +525,8 @@ async def ws_server_close_4000(port: int) -> Result:
     s2c = counts(text=2, close=1)
     pay_c2s = close_payload_len(4000, "custom")
     pay_s2c = sum(len(m.encode()) for m in SC_TEXTS) + close_payload_len(4000, "custom")
-    expect(check_tally(c2s, s2c) == (pay_c2s, pay_s2c), "logged payload bytes")
+    logged = check_tally(c2s, s2c)
+    expect(logged == (pay_c2s, pay_s2c), f"logged payload bytes {logged} != {(pay_c2s, pay_s2c)}")
     assert ws.request is not None
     return ws_result(
         ends=ends,
@@ -553,16 +560,19 @@ async def ws_subprotocol_deflate(port: int) -> Result:
         try:
             async for msg in ws:
                 side.received.append(msg)
-                await ws.send(f"ack: {msg}")
+                expect(isinstance(msg, str), "text only")
+                await ws.send(f"ack: {msg!s}")
         except BaseException as e:
             side.error = e
         finally:
             side.done.set()
 
     # default compression on both sides -> permessage-deflate is negotiated
-    async with serve(handler, V4, port, subprotocols=["chat.v1"], **ws_kwargs(True)):
+    async with serve(handler, V4, port, subprotocols=[Subprotocol("chat.v1")], **ws_kwargs(True)):
         ws = await connect(
-            f"ws://{V4}:{port}/chat", subprotocols=["chat.v2", "chat.v1"], **ws_kwargs(True)
+            f"ws://{V4}:{port}/chat",
+            subprotocols=[Subprotocol("chat.v2"), Subprotocol("chat.v1")],
+            **ws_kwargs(True),
         )
         ends = ends_of(ws, None)
         expect(ws.subprotocol == "chat.v1", f"negotiated subprotocol {ws.subprotocol}")
@@ -689,7 +699,8 @@ async def ws_ipv6(port: int) -> Result:
     s2c = counts(text=1, close=1)
     pay_c2s = len(V6_TEXT_C.encode()) + close_payload_len(1000)
     pay_s2c = len(V6_TEXT_S.encode()) + close_payload_len(1000)
-    expect(check_tally(c2s, s2c) == (pay_c2s, pay_s2c), "logged payload bytes")
+    logged = check_tally(c2s, s2c)
+    expect(logged == (pay_c2s, pay_s2c), f"logged payload bytes {logged} != {(pay_c2s, pay_s2c)}")
     assert ws.request is not None
     return ws_result(
         ends=ends,
@@ -806,7 +817,7 @@ class RecordingHandler(http.server.BaseHTTPRequestHandler):
 
     server_version = "recorder"
     sys_version = ""
-    CHUNKS = [b"a" * 16, b"b" * 32, b"c" * 7]
+    CHUNKS: ClassVar[list[bytes]] = [b"a" * 16, b"b" * 32, b"c" * 7]
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr
         pass
@@ -1010,7 +1021,7 @@ class Scenario:
         return " or ".join(f"tcp port {p}" for p in self.ports)
 
 
-def ws(coro_fn: Callable[[int], Any], port: int) -> Callable[[], Result]:
+def ws(coro_fn: Callable[[int], Coroutine[Any, Any, Result]], port: int) -> Callable[[], Result]:
     def run() -> Result:
         TALLY.reset()
         return asyncio.run(coro_fn(port))
@@ -1030,8 +1041,9 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "ws_fragmented",
-        "websockets on 127.0.0.1, no compression: the client sends one text message in 3 "
-        "frames (text FIN=0, continuation FIN=0, continuation FIN=1), the server replies "
+        "websockets on 127.0.0.1, no compression: the client sends one text message given "
+        "as 3 str fragments; websockets puts it in 4 frames (text FIN=0, continuation "
+        "FIN=0, continuation FIN=0, then an empty continuation FIN=1), the server replies "
         "with one text message and closes with 1001 (no reason); the client echoes 1001.",
         (18766,),
         ws(ws_fragmented, 18766),
@@ -1148,6 +1160,7 @@ def observe(rows: list[dict[str, list[str]]], conn: Record) -> Record:
     reqs: list[Record] = []
     resps: list[Record] = []
     hdr: Record = {}
+    data_seq: list[str] = []
     for r in rows:
         src = (r["ip.src"] or r["ipv6.src"] or [""])[0]
         sp, dp = r["tcp.srcport"][0], r["tcp.dstport"][0]
@@ -1172,6 +1185,9 @@ def observe(rows: list[dict[str, list[str]]], conn: Record) -> Record:
                 bad_mask.append(f"frame {fno} {d} mask={r['websocket.mask'][i]}")
             if name == "close":
                 closes.append((d, next(codes, None)))
+            if name in ("text", "binary", "continuation"):
+                fin = r["websocket.fin"][i] in ("1", "True")
+                data_seq.append(f"{d}:{name}{'' if fin else '(FIN=0)'}/{ln}")
         for i, m in enumerate(r["http.request.method"]):
             reqs.append(
                 {
@@ -1202,6 +1218,7 @@ def observe(rows: list[dict[str, list[str]]], conn: Record) -> Record:
         "requests": reqs,
         "responses": resps,
         "headers": hdr,
+        "data_seq": data_seq,
     }
 
 
@@ -1243,8 +1260,12 @@ def verify(path: Path, res: Result) -> list[str]:
         )
         w = ws_by.get(key)
         if w is None:
-            cmp(tag, "websocket frames", 0, sum(obs["frames"]["c2s"].values()) + sum(
-                obs["frames"]["s2c"].values()))
+            cmp(
+                tag,
+                "websocket frames",
+                0,
+                sum(obs["frames"]["c2s"].values()) + sum(obs["frames"]["s2c"].values()),
+            )
             print(f"    {summary}")
             continue
         cmp(tag, "frames_c2s", w["frames_c2s"], obs["frames"]["c2s"])
@@ -1287,6 +1308,8 @@ def verify(path: Path, res: Result) -> list[str]:
             f"    {summary}; WS c2s {nz['c2s']} s2c {nz['s2c']} bytes {obs['payload']}"
             f" closes {closes}"
         )
+        if any("FIN=0" in x for x in obs["data_seq"]):
+            print(f"    data frames: {obs['data_seq']}")
     return problems
 
 

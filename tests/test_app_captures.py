@@ -32,6 +32,14 @@ def _match(got: dict[str, Any], want: dict[str, Any], where: str) -> None:
             continue
         assert key in got, f"{where}: no key {key}"
         actual = got[key]
+        if key == "problems" and any("frame" not in p for p in value):
+            # A live recording knows what went wrong but not the frame number: compare the
+            # names, and check that a handshake problem points at the 101's frame.
+            assert [p["problem"] for p in actual] == [p["problem"] for p in value], where
+            for p in actual:
+                if p["problem"] in ("wrong_accept", "missing_accept"):
+                    assert p["frame"] == got["response_frame"], where
+            continue
         if isinstance(value, float) and isinstance(actual, float):
             assert actual == pytest.approx(value, abs=1e-6), f"{where}: {key}"
         else:

@@ -247,7 +247,7 @@ def test_sorting_script_is_inline(mixed_html: str) -> None:
     assert {"captures-table", "problems-table", "summary-table", "connections-table",
             "http-table", "websockets-table"} <= set(sortable)
     assert 'querySelectorAll("table.sortable")' in mixed_html
-    assert "localeCompare" in mixed_html and "Number(a)" in mixed_html
+    assert "Intl.Collator" in mixed_html and "numeric: true" in mixed_html
 
 
 def test_checks_table_and_failed_checks_in_problems() -> None:

@@ -35,11 +35,19 @@ LEAN_ARGS: tuple[str, ...] = (
     "-o", "websocket.decompress:FALSE",
 )
 
-#: Always on: an HTTP message is reported once its head is complete, not once its whole
-#: body has been reassembled, so a response whose body lost a segment is still seen.
-HTTP_ARGS: tuple[str, ...] = (
-    "-o", "http.desegment_body:FALSE",
-)
+#: HTTP preferences the fast and the pyshark loader both apply. Whether a message is
+#: reported once its whole body is reassembled (``http.desegment_body``) is chosen per run,
+#: see ``LoadOptions.http_body_reassembly``.
+HTTP_ARGS: tuple[str, ...] = ()
+
+
+def http_args(opts: LoadOptions) -> tuple[str, ...]:
+    """With body reassembly a response is reported when its body is complete, so chunked
+    body sizes are known; without it, when its head is complete, so a response whose body
+    lost a segment in the capture is still seen."""
+    value = "TRUE" if opts.http_body_reassembly else "FALSE"
+    return (*HTTP_ARGS, "-o", f"http.desegment_body:{value}")
+
 
 #: The fields the core needs, in column order. Every occurrence is exported (``-E
 #: occurrence=a``, joined by ``AGG``): for IP/TCP/UDP the last one is used (the innermost
@@ -76,6 +84,8 @@ class LoadOptions:
         decode_as: tshark ``-d`` rules, e.g. ``"tcp.port==8765,http"``.
         prefs: extra tshark ``-o name:value`` preferences.
         lean: turn off body dissectors that change none of the fields read (default on).
+        http_body_reassembly: report HTTP messages once their body is complete (sizes of
+            chunked bodies known); off, once their head is complete.
     """
 
     display_filter: str | None = None
@@ -85,6 +95,7 @@ class LoadOptions:
     decode_as: tuple[str, ...] = ()
     prefs: tuple[str, ...] = ()
     lean: bool = True
+    http_body_reassembly: bool = True
 
 
 @dataclass(slots=True)
@@ -174,7 +185,7 @@ def tshark_args(path: str, opts: LoadOptions) -> list[str]:
         args += ["-e", f]
     if opts.lean:
         args += LEAN_ARGS
-    args += HTTP_ARGS
+    args += http_args(opts)
     if opts.check_checksums:
         args += ["-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
     for pref in opts.prefs:
@@ -236,7 +247,8 @@ def _pyshark(path: str, opts: LoadOptions, result: LoadResult, it: object
     assert callable(it)
     gen: Callable[..., Iterator[PacketRecord]] = it
     decode_as = dict(rule.split(",", 1) for rule in opts.decode_as) if opts.decode_as else None
-    prefs = dict(p.split(":", 1) for p in opts.prefs) if opts.prefs else None
+    prefs = {"http.desegment_body": "TRUE" if opts.http_body_reassembly else "FALSE"}
+    prefs.update(dict(p.split(":", 1) for p in opts.prefs))
     try:
         for rec in gen(
             path,
