@@ -28,7 +28,8 @@ from analyzer.report.writers import Format
 EPILOG = """\
 Exit codes: 0 ok; 1 a check rule failed (check, report --rule); 2 usage error (bad
 option, bad display filter, bad rule); 3 input or environment error (missing, empty or
-non-capture file, tshark missing or too old); 4 a truncated capture with --strict. A truncated capture is otherwise read up to the cut, with a warning.
+non-capture file, tshark missing or too old); 4 a truncated capture with --strict.
+A truncated capture is otherwise read up to the cut, with a warning.
 
 Examples:
   pcap-analyzer connections capture.pcapng
