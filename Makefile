@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck tshark venv captures clean
+.PHONY: demo test lint typecheck tshark chromium venv captures clean bench golden
 
 tshark:
 	@command -v tshark >/dev/null 2>&1 || { \
@@ -13,6 +13,11 @@ tshark:
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends tshark >/dev/null; }
 	@tshark --version | head -n 1
+
+## headless Chromium renders report.html in the tests
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
 
 $(STAMP): pyproject.toml
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
@@ -36,8 +41,12 @@ demo: tshark venv
 	@echo "report written to out/report/: report.md report.html *.parquet *.csv junit.xml"
 
 ## make test: the test suite (real tshark, real captures, Zeek's oracle in ../shared)
-test: tshark venv
-	$(PY) -m pytest -q
+test: tshark chromium venv
+	CI=true $(PY) -m pytest -q
+
+## regenerate the explain golden files on purpose
+golden: tshark venv
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_explain.py
 
 lint: venv
 	$(VENV)/bin/ruff check analyzer tests captures
