@@ -49,7 +49,7 @@ golden: tshark venv
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_explain.py
 
 lint: venv
-	$(VENV)/bin/ruff check analyzer tests captures
+	$(VENV)/bin/ruff check analyzer tests captures bench
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -60,6 +60,16 @@ captures: tshark venv
 	$(PY) captures/make_synthetic.py --out captures/synthetic
 	$(PY) captures/record_ws.py --out captures/ws
 	$(PY) captures/make_ws_synthetic.py --out captures/ws_synthetic
+
+## make bench: generate the corpus once (bench-data/, root: dumpcap on loopback), time the analyzer
+## against tshark and pyshark, write bench/results.md (e.g. make bench SIZES=small RUNS=1)
+SIZES ?= medium large
+RUNS ?= 3
+BENCH_ARGS ?=
+bench: tshark venv
+	for s in $(SIZES); do $(PY) bench/make_corpus.py --size $$s || exit 1; done
+	$(PY) bench/run_bench.py --sizes $(SIZES) --runs $(RUNS) $(BENCH_ARGS) \
+	  --command 'make bench SIZES="$(SIZES)" RUNS=$(RUNS)$(if $(BENCH_ARGS), BENCH_ARGS="$(BENCH_ARGS)")'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

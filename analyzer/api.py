@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import tempfile
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,8 @@ from analyzer.core.records import ConnectionRecord
 from analyzer.core.tracker import Tracker, TrackerConfig
 from analyzer.errors import AnalyzerError
 from analyzer.loader import LoadOptions, LoadResult, load, tshark_info
+from analyzer.loader.extract import extract_frames
+from analyzer.loader.tshark import http_ports
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,62 +53,120 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
     HTTP is found on any port: tshark dissects it on its own port list and, elsewhere, by
     a heuristic that looks at the start of each segment. The heuristic misses a request
     whose first segment is too short to recognise (a request typed byte by byte); the
-    response then arrives without its request. When that happens, the capture is read
-    once more with tshark told (``-d tcp.port==P,http``) that those servers speak HTTP.
-    The same second reading, with responses reported at the end of their head, recovers
-    a response whose body lost a segment (see ``_responses_lost``).
+    response then arrives without its request. When that happens on a connection whose
+    handshake is in the capture, on a port tshark does not already decode as HTTP, the
+    capture is read once more with tshark told (``-d tcp.port==P,http``) that those
+    servers speak HTTP.
+
+    tshark reports a response once its whole body is there (so that chunked body sizes
+    are known). A response whose body never completed (the client reset the connection
+    mid-body, or the capture lost a segment) is then never reported. The frames of just
+    those connections are copied into a small temporary capture and read again with
+    responses reported at the end of their head (see ``_responses_lost``), and the
+    responses found that way fill in the ones missing (``_fill_lost_responses``). Only when
+    that copy cannot be made (a display filter hides packets the reassembly needs, or a
+    format the copier does not read) is the whole capture read again instead.
     """
     options = options or LoadOptions()
-    result = _analyze_once(path, options, config)
+    lost = _responses_lost if options.http_body_reassembly else None
+    result, kept = _analyze_once(path, options, config, keep_frames_if=lost)
     if result.error is not None:
         return result
-    missed = sorted(_ports_with_unmatched_responses(result.records))
-    rules = tuple(f"tcp.port=={port},http" for port in missed)
+    missed = _ports_with_unmatched_responses(result.records)
+    if missed:
+        missed -= http_ports(options.tshark_path)
+    rules = tuple(f"tcp.port=={port},http" for port in sorted(missed))
     rules = tuple(r for r in rules if r not in options.decode_as)
-    lossy = options.http_body_reassembly and _responses_lost(result.records)
-    if rules or lossy:
-        from dataclasses import replace
-
-        retry = replace(options, decode_as=options.decode_as + rules,
-                        http_body_reassembly=options.http_body_reassembly and not lossy)
-        result = _analyze_once(path, retry, config)
+    if rules:
+        options = replace(options, decode_as=options.decode_as + rules)
+        result, kept = _analyze_once(path, options, config, keep_frames_if=lost)
+        if result.error is not None:
+            return result
+    if kept:
+        heads_only = replace(options, http_body_reassembly=False)
+        heads = None if options.display_filter else _reread(path, heads_only, config, kept)
+        if heads is None:
+            heads = _analyze_once(path, heads_only, config)[0].records
+        again = {r.uid: r for r in heads if r.uid in kept}
+        result.records = [_fill_lost_responses(r, again[r.uid]) if r.uid in again else r
+                          for r in result.records]
     return result
 
 
-def _responses_lost(records: list[ConnectionRecord]) -> bool:
+def _responses_lost(record: ConnectionRecord) -> bool:
     """A request left without a response although the server sent data: the response's
-    body probably lost a segment, and tshark, waiting for the whole body, never reported
-    it. Read again with responses reported at the end of their head."""
-    return any(tx.status is None and tx.method is not None and r.bytes_s2c > 0
-               and not r.websockets
-               for r in records for tx in r.transactions)
+    body probably never completed, and tshark, waiting for the whole body, never reported
+    it. Such a connection is read again with responses reported at the end of their head."""
+    return record.bytes_s2c > 0 and not record.websockets and any(
+        tx.status is None and tx.method is not None for tx in record.transactions)
+
+
+def _reread(path: str | Path, options: LoadOptions, config: TrackerConfig | None,
+            kept: dict[str, array[int]]) -> list[ConnectionRecord] | None:
+    """Records of a second reading of just the connections in ``kept`` (uid -> their frame
+    numbers), from a copy of their frames; None if the frames could not be copied."""
+    frames = sorted({f for fs in kept.values() for f in fs})
+    with tempfile.TemporaryDirectory(prefix="pcap-analyzer-") as tmp:
+        extract = Path(tmp) / "extract.cap"
+        if not extract_frames(path, frames, extract):
+            return None
+        again, _ = _analyze_once(str(extract), replace(options, frame_map=tuple(frames)),
+                                 config)
+    return None if again.error is not None else again.records
+
+
+def _fill_lost_responses(first: ConnectionRecord, heads: ConnectionRecord
+                         ) -> ConnectionRecord:
+    """The first reading's record, with each request it left unanswered paired with the
+    response that the heads-only reading found for the same request frame. Responses the
+    first reading has are kept: without body reassembly, tshark misses a response head
+    that shares a segment with the end of the previous body, so the heads-only reading is
+    only trusted for what the first one lacks, and only after the last response both
+    agree on."""
+    answered = {tx.request_frame: tx for tx in heads.transactions
+                if tx.status is not None and tx.request_frame is not None}
+    txs, filled, last_frame = [], 0, 0
+    for tx in first.transactions:
+        new = answered.get(tx.request_frame or 0) if tx.status is None else None
+        if new is not None and (new.response_frame or 0) > last_frame:
+            tx = replace(new, trans_depth=tx.trans_depth)
+            filled += 1
+        last_frame = max(last_frame, tx.response_frame or 0)
+        txs.append(tx)
+    if not filled:
+        return first
+    return replace(first, transactions=tuple(txs), http_responses=first.http_responses + filled)
 
 
 def _ports_with_unmatched_responses(records: list[ConnectionRecord]) -> set[int]:
-    return {r.server_port for r in records for tx in r.transactions if tx.method is None}
+    """Server ports of connections whose handshake is in the capture (so their requests
+    are too) that carry a response without a request."""
+    return {r.server_port for r in records if r.handshake != "not_seen"
+            for tx in r.transactions if tx.method is None}
 
 
-def _analyze_once(path: str | Path, options: LoadOptions,
-                  config: TrackerConfig | None) -> CaptureResult:
+def _analyze_once(path: str | Path, options: LoadOptions, config: TrackerConfig | None,
+                  keep_frames_if: Callable[[ConnectionRecord], bool] | None = None,
+                  ) -> tuple[CaptureResult, dict[str, array[int]]]:
     config = config or TrackerConfig(check_checksums=options.check_checksums)
     name = str(path)
     result = CaptureResult(name)
     loaded = LoadResult()
-    tracker = Tracker(name, config)
+    tracker = Tracker(name, config, keep_frames_if)
     records: list[ConnectionRecord] = []
     try:
         for packet in load(name, options, loaded):
             records.extend(tracker.feed(packet))
     except AnalyzerError as exc:
         result.error = exc
-        return result
+        return result, {}
     records.extend(tracker.finish())
     records.sort(key=lambda r: (r.first_ts_ns, r.first_frame))
     result.records = records
     result.packets = loaded.packets
     result.warnings = loaded.warnings
     result.truncated_at = loaded.truncated_at
-    return result
+    return result, tracker.kept_frames
 
 
 class Analysis:

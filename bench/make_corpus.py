@@ -105,7 +105,7 @@ log = logging.getLogger("make_corpus")
 class Bodies:
     """Valid JSON / HTML / XML / text / PNG bodies of about a requested size."""
 
-    CONTENT_TYPES = {
+    CONTENT_TYPES: ClassVar[dict[str, str]] = {
         "json": "application/json",
         "html": "text/html; charset=utf-8",
         "xml": "application/xml",
@@ -314,7 +314,7 @@ class Servers:
                     break  # idle: the server closes first
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                     break  # the client closed
-                method, path, version = (line.split(" ") + ["", "", ""])[:3]
+                _, path, version = [*line.split(" "), "", "", ""][:3]
                 await read_body(reader, headers, until_eof=False)
                 close = headers.get("connection", "").lower() == "close" or version != "HTTP/1.1"
                 if not await self._respond(writer, version, path, close):
@@ -329,7 +329,7 @@ class Servers:
     async def http10(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line, headers = await read_head(reader)
-            _, path, _ = (line.split(" ") + ["", "", ""])[:3]
+            _, path, _ = [*line.split(" "), "", "", ""][:3]
             await read_body(reader, headers, until_eof=False)
             if not await self._respond(writer, "HTTP/1.0", path, True):
                 return

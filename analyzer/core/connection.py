@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from array import array
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,9 @@ class TcpConnection:
         self.first_ns = self.last_ns = self.zeek_last_ns = self.start_ns = p.ts_ns
         self.first_frame = self.last_frame = p.frame
         self.uid = make_uid("tcp", p.ts_ns, p.src, p.sport, p.dst, p.dport)
+        # Every frame number of this connection (4 bytes each, freed with the connection):
+        # lets the caller re-read just this connection's packets (``Tracker.kept_frames``).
+        self.frames = array("I")
         self.is_partial = False
         self.first_seen_orig = self.first_seen_resp = False
         # Pending Zeek timers: (fire time ns, kind). The inactivity timer is implicit.
@@ -209,6 +213,7 @@ class TcpConnection:
         ep, peer = (self.orig, self.resp) if from_orig else (self.resp, self.orig)
         self.last_ns = p.ts_ns
         self.last_frame = p.frame
+        self.frames.append(p.frame)
         ep.packets += 1
         fl = p.flags
         if (

@@ -7,7 +7,8 @@ periodic sweep, and its record is returned at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from analyzer.core.connection import TcpConnection, Timeouts, UdpFlow
@@ -45,10 +46,16 @@ def _key(p: PacketRecord) -> Key:
 class Tracker:
     """Feed packets in capture order; get connection records as connections finish."""
 
-    def __init__(self, capture: str, config: TrackerConfig | None = None) -> None:
+    def __init__(self, capture: str, config: TrackerConfig | None = None,
+                 keep_frames_if: Callable[[ConnectionRecord], bool] | None = None) -> None:
+        """``keep_frames_if``: for each finished TCP connection whose record it accepts, the
+        frame numbers of its packets are kept in ``kept_frames[uid]`` (so that a caller can
+        re-read just those packets); every other connection's frames are dropped with it."""
         self.capture = capture
         self.config = config or TrackerConfig()
         self.table: dict[Key, TcpConnection | UdpFlow] = {}
+        self.keep_frames_if = keep_frames_if
+        self.kept_frames: dict[str, array[int]] = {}
         self._since_sweep = 0
         self.now_ns = 0
 
@@ -58,7 +65,7 @@ class Tracker:
         key = _key(p)
         conn = self.table.get(key)
         if conn is not None and (conn.expired(p.ts_ns) or conn.is_reuse(p)):
-            done.append(conn.record(self.capture))
+            done.append(self._record(conn))
             conn = None
         if conn is None:
             cfg = self.config
@@ -78,13 +85,20 @@ class Tracker:
         """Finish every connection whose timers have run out by the newest packet's time."""
         self._since_sweep = 0
         gone = [k for k, c in self.table.items() if c.expired(self.now_ns)]
-        return [self.table.pop(k).record(self.capture) for k in gone]
+        return [self._record(self.table.pop(k)) for k in gone]
 
     def finish(self) -> list[ConnectionRecord]:
         """End of capture: every connection still open is reported with its state now."""
-        out = [c.record(self.capture) for c in self.table.values()]
+        out = [self._record(c) for c in self.table.values()]
         self.table.clear()
         return out
+
+    def _record(self, conn: TcpConnection | UdpFlow) -> ConnectionRecord:
+        rec = conn.record(self.capture)
+        if (isinstance(conn, TcpConnection) and self.keep_frames_if is not None
+                and self.keep_frames_if(rec)):
+            self.kept_frames[rec.uid] = conn.frames
+        return rec
 
     @property
     def open_connections(self) -> int:

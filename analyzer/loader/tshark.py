@@ -86,6 +86,9 @@ class LoadOptions:
         lean: turn off body dissectors that change none of the fields read (default on).
         http_body_reassembly: report HTTP messages once their body is complete (sizes of
             chunked bodies known); off, once their head is complete.
+        frame_map: when the file read is an extract of another capture
+            (``extract.extract_frames``), the original number of each of its frames, so
+            that records and messages quote the original capture's frame numbers.
     """
 
     display_filter: str | None = None
@@ -96,6 +99,7 @@ class LoadOptions:
     prefs: tuple[str, ...] = ()
     lean: bool = True
     http_body_reassembly: bool = True
+    frame_map: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
@@ -138,6 +142,21 @@ def _version_from_output(binary: str) -> str:
     if not m:
         raise TsharkNotFound()
     return m.group(1)
+
+
+@lru_cache(maxsize=8)
+def http_ports(tshark_path: str | None = None) -> frozenset[int]:
+    """The TCP ports tshark decodes as HTTP without being told (``tshark -G decodes``)."""
+    binary, _ = tshark_info(tshark_path)
+    out = subprocess.run([binary, "-G", "decodes"], capture_output=True, text=True,
+                         check=False).stdout
+    ports = set()
+    for line in out.splitlines():
+        table, _, rest = line.partition("\t")
+        port, _, proto = rest.partition("\t")
+        if table == "tcp.port" and proto.strip() == "http" and port.isdigit():
+            ports.add(int(port))
+    return frozenset(ports)
 
 
 _EMPTY_PCAP = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
@@ -206,6 +225,24 @@ def load(path: str, opts: LoadOptions | None = None, result: LoadResult | None =
     """
     opts = opts or LoadOptions()
     result = result if result is not None else LoadResult()
+    if opts.frame_map:
+        yield from _renumbered(_load(path, opts, result), opts.frame_map, result)
+    else:
+        yield from _load(path, opts, result)
+
+
+def _renumbered(packets: Iterator[PacketRecord], frame_map: tuple[int, ...],
+                result: LoadResult) -> Iterator[PacketRecord]:
+    """Frame numbers of an extract -> the original capture's."""
+    for rec in packets:
+        yield rec._replace(frame=frame_map[rec.frame - 1])
+    if result.last_frame:
+        result.last_frame = frame_map[min(result.last_frame, len(frame_map)) - 1]
+    if result.truncated_at:
+        result.truncated_at = frame_map[min(result.truncated_at, len(frame_map)) - 1]
+
+
+def _load(path: str, opts: LoadOptions, result: LoadResult) -> Iterator[PacketRecord]:
     check_file(path)
     if opts.display_filter:
         validate_filter(opts.display_filter, opts.tshark_path)
