@@ -20,7 +20,7 @@ from analyzer.core.tracker import Tracker, TrackerConfig
 from analyzer.errors import AnalyzerError
 from analyzer.loader import LoadOptions, LoadResult, load, tshark_info
 from analyzer.loader.extract import extract_frames
-from analyzer.loader.tshark import http_ports
+from analyzer.loader.tshark import http_ports, spans_reset
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,8 +68,7 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
     format the copier does not read) is the whole capture read again instead.
     """
     options = options or LoadOptions()
-    lost = _responses_lost if options.http_body_reassembly else None
-    result, kept = _analyze_once(path, options, config, keep_frames_if=lost)
+    result, kept = _read(path, options, config)
     if result.error is not None:
         return result
     missed = _ports_with_unmatched_responses(result.records)
@@ -79,18 +78,56 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
     rules = tuple(r for r in rules if r not in options.decode_as)
     if rules:
         options = replace(options, decode_as=options.decode_as + rules)
-        result, kept = _analyze_once(path, options, config, keep_frames_if=lost)
+        result, kept = _read(path, options, config)
         if result.error is not None:
             return result
     if kept:
-        heads_only = replace(options, http_body_reassembly=False)
+        heads_only = replace(options, http_body_reassembly=False, session_reset=0)
         heads = None if options.display_filter else _reread(path, heads_only, config, kept)
-        if heads is None:
-            heads = _analyze_once(path, heads_only, config)[0].records
-        again = {r.uid: r for r in heads if r.uid in kept}
-        result.records = [_fill_lost_responses(r, again[r.uid]) if r.uid in again else r
+        records = heads[0] if heads is not None else (
+            _analyze_once(path, heads_only, config)[0].records)
+        found = {r.uid: r for r in records if r.uid in kept}
+        result.records = [_fill_lost_responses(r, found[r.uid]) if r.uid in found else r
                           for r in result.records]
     return result
+
+
+def _read(path: str | Path, options: LoadOptions, config: TrackerConfig | None
+          ) -> tuple[CaptureResult, dict[str, array[int]]]:
+    """One reading of the capture, with tshark's session resets if asked for: connections
+    open across a reset are read again from a copy of their frames, without resets, and
+    those records replace the first ones. Returns the result and the frames kept of the
+    connections whose response never completed."""
+    result, kept = _analyze_once(path, options, config, _keep_frames_if(options))
+    every = options.resets
+    spanning = {r.uid for r in result.records if r.uid in kept
+                and spans_reset(r.first_frame, r.last_frame, every)}
+    if result.error is not None or not spanning:
+        return result, kept
+    whole = replace(options, session_reset=0)
+    again = _reread(path, whole, config, {u: kept[u] for u in spanning}, _keep_frames_if(whole))
+    if again is None:
+        return _analyze_once(path, whole, config, _keep_frames_if(whole))
+    records, again_kept = again
+    redone = {r.uid: r for r in records if r.uid in spanning}
+    result.records = [redone.get(r.uid, r) for r in result.records]
+    return result, {u: f for u, f in kept.items() if u not in spanning} | again_kept
+
+
+def _keep_frames_if(options: LoadOptions) -> Callable[[ConnectionRecord], bool] | None:
+    """Which connections' frames the first reading keeps for a second look: those whose
+    response never completed (with body reassembly on), and those with payload that stay
+    open across one of tshark's session resets."""
+    every, bodies = options.resets, options.http_body_reassembly
+    if not every and not bodies:
+        return None
+
+    def keep(r: ConnectionRecord) -> bool:
+        return (bodies and _responses_lost(r)) or (
+            every > 0 and r.bytes_c2s + r.bytes_s2c > 0
+            and spans_reset(r.first_frame, r.last_frame, every))
+
+    return keep
 
 
 def _responses_lost(record: ConnectionRecord) -> bool:
@@ -102,17 +139,22 @@ def _responses_lost(record: ConnectionRecord) -> bool:
 
 
 def _reread(path: str | Path, options: LoadOptions, config: TrackerConfig | None,
-            kept: dict[str, array[int]]) -> list[ConnectionRecord] | None:
-    """Records of a second reading of just the connections in ``kept`` (uid -> their frame
-    numbers), from a copy of their frames; None if the frames could not be copied."""
+            kept: dict[str, array[int]],
+            keep_frames_if: Callable[[ConnectionRecord], bool] | None = None,
+            ) -> tuple[list[ConnectionRecord], dict[str, array[int]]] | None:
+    """A second reading of just the connections in ``kept`` (uid -> their frame numbers),
+    from a copy of their frames: its records, and the frames it kept in turn (original
+    numbers); None if the frames could not be copied."""
     frames = sorted({f for fs in kept.values() for f in fs})
     with tempfile.TemporaryDirectory(prefix="pcap-analyzer-") as tmp:
         extract = Path(tmp) / "extract.cap"
         if not extract_frames(path, frames, extract):
             return None
-        again, _ = _analyze_once(str(extract), replace(options, frame_map=tuple(frames)),
-                                 config)
-    return None if again.error is not None else again.records
+        again, again_kept = _analyze_once(
+            str(extract), replace(options, frame_map=tuple(frames)), config, keep_frames_if)
+    if again.error is not None:
+        return None
+    return [replace(r, capture=str(path)) for r in again.records], again_kept
 
 
 def _fill_lost_responses(first: ConnectionRecord, heads: ConnectionRecord

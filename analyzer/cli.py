@@ -23,7 +23,8 @@ from analyzer.errors import (
     AnalyzerError,
 )
 from analyzer.loader import LoadOptions, tshark_info, validate_filter
-from analyzer.report.writers import Format
+from analyzer.loader.tshark import SESSION_RESET
+from analyzer.report.formats import Format
 
 EPILOG = """\
 Exit codes: 0 ok; 1 a check rule failed (check, report --rule); 2 usage error (bad
@@ -93,6 +94,10 @@ QuietOpt = Annotated[bool, typer.Option(
     "--quiet", "-q", help="No progress bar and no batch tally on stderr.")]
 
 
+#: ``--session-reset``, a global option (set by the app callback before any command runs).
+_SESSION_RESET = SESSION_RESET
+
+
 def _err(message: str) -> None:
     typer.echo(message, err=True)
 
@@ -119,6 +124,7 @@ def _run(captures: list[Path], display_filter: str | None, loader: Loader,
         tshark_path=tshark_path,
         decode_as=tuple(decode_as or ()),
         prefs=tuple(pref or ()),
+        session_reset=_SESSION_RESET,
     )
     config = TrackerConfig(check_checksums=check_checksums)
     paths = expand_inputs(captures)
@@ -468,7 +474,8 @@ def report(
         for c in checks for r in c.results]
     options = LoadOptions(check_checksums=check_checksums, loader=loader.value,
                           tshark_path=tshark_path, decode_as=tuple(decode_as or ()),
-                          prefs=tuple(pref or ()), display_filter=display_filter)
+                          prefs=tuple(pref or ()), display_filter=display_filter,
+                          session_reset=_SESSION_RESET)
     written = write_report(results, out, options, csv=csv, title=title,
                            step_summary=step_summary, checks=check_rows)
     if checks:
@@ -583,7 +590,7 @@ def explain(
     ends = {(record.client_ip, record.client_port), (record.server_ip, record.server_port)}
     options = LoadOptions(check_checksums=check_checksums, loader=loader.value,
                           tshark_path=tshark_path, decode_as=tuple(decode_as or ()),
-                          prefs=tuple(pref or ()))
+                          prefs=tuple(pref or ()), session_reset=0)
     packets = [
         p for p in load(str(capture), options)
         if p.proto == "tcp" and record.first_frame <= p.frame <= record.last_frame
@@ -693,8 +700,16 @@ def _main(
     version: Annotated[bool, typer.Option("--version", callback=_version_callback,
                                           is_eager=True, help="Show versions and exit.")]
     = False,
+    session_reset: Annotated[int, typer.Option(
+        "--session-reset", min=0, envvar="PCAP_ANALYZER_SESSION_RESET",
+        help="Have tshark drop its dissection state every N packets (tshark -M), so that "
+        "its memory stays flat on large captures; connections open across a reset are "
+        "read again, so records do not change. 0 turns it off. Goes before the command: "
+        "pcap-analyzer --session-reset 0 connections ...")] = SESSION_RESET,
 ) -> None:
     """pcap-analyzer."""
+    global _SESSION_RESET
+    _SESSION_RESET = session_reset
 
 
 def main() -> None:

@@ -70,6 +70,10 @@ FIELDS: tuple[str, ...] = (
 )
 AGG = "\x1f"  # the occurrence separator: a control character no field value contains
 
+#: Packets between tshark session resets by default: tshark keeps about 1.5 KB of state
+#: per packet read, so this bounds it near 150 MB above its base (bench/results.md).
+SESSION_RESET = 100_000
+
 
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
@@ -86,6 +90,13 @@ class LoadOptions:
         lean: turn off body dissectors that change none of the fields read (default on).
         http_body_reassembly: report HTTP messages once their body is complete (sizes of
             chunked bodies known); off, once their head is complete.
+        session_reset: have tshark drop its dissection state every this many packets
+            (tshark ``-M``), so that its memory stops growing with the capture; 0 is off,
+            and the default is ``SESSION_RESET``.
+            Frame numbers are carried on across the resets. HTTP messages and WebSocket
+            frames of a connection open across a reset are not all seen in such a read:
+            ``analyzer.api`` reads those connections again (see ``spans_reset``). Used
+            by the tshark loader only, and not with a display filter.
         frame_map: when the file read is an extract of another capture
             (``extract.extract_frames``), the original number of each of its frames, so
             that records and messages quote the original capture's frame numbers.
@@ -99,7 +110,21 @@ class LoadOptions:
     prefs: tuple[str, ...] = ()
     lean: bool = True
     http_body_reassembly: bool = True
+    session_reset: int = SESSION_RESET
     frame_map: tuple[int, ...] = ()
+
+    @property
+    def resets(self) -> int:
+        """The session reset interval in force for this read (0: none)."""
+        if self.loader != "tshark" or self.display_filter:
+            return 0
+        return self.session_reset
+
+
+def spans_reset(first_frame: int, last_frame: int, every: int) -> bool:
+    """Does a connection seen from ``first_frame`` to ``last_frame`` stay open across one of
+    tshark's session resets (after every ``every`` frames)?"""
+    return every > 0 and (first_frame - 1) // every != (last_frame - 1) // every
 
 
 @dataclass(slots=True)
@@ -213,6 +238,8 @@ def tshark_args(path: str, opts: LoadOptions) -> list[str]:
         args += ["-d", rule]
     if opts.display_filter:
         args += ["-Y", opts.display_filter]
+    if opts.resets:
+        args += ["-M", str(opts.resets)]
     return args
 
 
@@ -260,14 +287,25 @@ def _load(path: str, opts: LoadOptions, result: LoadResult) -> Iterator[PacketRe
         )
         assert proc.stdout is not None
         try:
+            cols: list[str] = []
+            every, offset, last = opts.resets, 0, 0
             for line in proc.stdout:
                 cols = line.decode("utf-8", "replace").rstrip("\r\n").split("\t")
                 rec = parse_fields(cols)
-                frame = int(cols[0])
-                result.last_frame = frame
+                if every:
+                    # tshark numbers frames from 1 again after each session reset (every
+                    # frame has a line: no display filter goes with resets)
+                    raw = int(cols[0])
+                    if raw < last:
+                        offset += every
+                    last = raw
+                    if rec is not None:
+                        rec = rec._replace(frame=raw + offset)
                 if rec is not None:
                     result.packets += 1
                     yield rec
+            if cols and cols[0].isdigit():
+                result.last_frame = int(cols[0]) + offset
         finally:
             proc.stdout.close()
             rc = proc.wait()
@@ -335,78 +373,61 @@ def _classify_failure(path: str, stderr: str, result: LoadResult) -> None:
                        frame=result.last_frame or None)
 
 
-def _ts_ns(text: str) -> int:
-    sec, _, frac = text.partition(".")
-    return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
-
-
 def _last(value: str) -> str:
     return value.rpartition(AGG)[2] if AGG in value else value
 
 
+_NFIELDS = len(FIELDS)
+
+
 def parse_fields(c: list[str]) -> PacketRecord | None:
-    """One ``-T fields`` line (columns in FIELDS order) -> record; None if not TCP/UDP."""
-    if len(c) < len(FIELDS):
+    """One ``-T fields`` line (columns in FIELDS order) -> record; None if not TCP/UDP.
+
+    This runs once per packet, so it indexes columns directly and builds the record
+    positionally. Only a packet with two IP/TCP/UDP headers (a tunnel, or an ICMP error
+    quoting a header) has aggregated values there; the innermost header counts.
+    """
+    if len(c) < _NFIELDS:
         return None
-    protos = c[4].split(":")
-    if "icmp" in protos or "icmpv6" in protos:
+    protos = c[4]
+    if "icmp" in protos:  # icmp and icmpv6: a quoted header is not a packet of the flow
         return None
-    is_tcp = bool(c[11])
+    if AGG in c[11] or AGG in c[19] or AGG in c[5] or AGG in c[8]:
+        c = c[:5] + [_last(x) for x in c[5:23]] + c[23:]
+    sport = c[11]
+    is_tcp = bool(sport)
     if not is_tcp and not c[19]:
         return None
     # A header cut short by the snap length lacks what the core needs: not a usable packet.
     if (is_tcp and not (c[12] and c[13])) or (not is_tcp and not c[20]):
         return None
     # The innermost network layer decides the IP version.
-    last_ip = max((i for i, p in enumerate(protos) if p in ("ip", "ipv6")), default=-1)
-    if last_ip < 0:
-        return None
-    if protos[last_ip] == "ipv6":
-        ver, src, dst, ip_len = 6, _last(c[8]), _last(c[9]), int(_last(c[10]) or 0) + 40
+    v4, v6 = protos.rfind(":ip:"), protos.rfind(":ipv6:")
+    if v4 < 0 and v6 < 0:
+        if protos.startswith("ip:"):
+            v4 = 0
+        elif protos.startswith("ipv6:"):
+            v6 = 0
+        else:
+            return None
+    if v6 > v4:
+        ver, src, dst, ip_len = 6, c[8], c[9], int(c[10] or 0) + 40
     else:
-        ver, src, dst, ip_len = 4, _last(c[5]), _last(c[6]), int(_last(c[7]) or 0)
+        ver, src, dst, ip_len = 4, c[5], c[6], int(c[7] or 0)
+    sec, _, frac = c[1].partition(".")
+    ts = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
     captured = int(c[3]) >= int(c[2])
-    frame, ts = int(c[0]), _ts_ns(c[1])
     if is_tcp:
-        http = parse_http(c[23:32]) if (c[23] or c[26]) else ()
-        ws = parse_ws(c[32:41]) if c[34] else ()
         return PacketRecord(
-            frame=frame,
-            ts_ns=ts,
-            proto="tcp",
-            ip_version=ver,
-            src=src,
-            sport=int(_last(c[11])),
-            dst=dst,
-            dport=int(_last(c[12])),
-            ip_len=ip_len,
-            flags=int(_last(c[13]), 16) & 0xFF,
-            seq=int(_last(c[14]) or 0),
-            ack=int(_last(c[15]) or 0),
-            payload_len=int(_last(c[16]) or 0),
-            window=int(_last(c[17]) or 0),
-            payload_captured=captured,
-            checksum_bad=_last(c[18]) == "0",
-            http=http,
-            ws=ws,
+            int(c[0]), ts, "tcp", ver, src, int(sport), dst, int(c[12]), ip_len,
+            int(c[13], 16) & 0xFF, int(c[14] or 0), int(c[15] or 0), int(c[16] or 0),
+            int(c[17] or 0), captured, c[18] == "0",
+            parse_http(c[23:32]) if (c[23] or c[26]) else (),
+            parse_ws(c[32:41]) if c[34] else (),
         )
     return PacketRecord(
-        frame=frame,
-        ts_ns=ts,
-        proto="udp",
-        ip_version=ver,
-        src=src,
-        sport=int(_last(c[19])),
-        dst=dst,
-        dport=int(_last(c[20])),
-        ip_len=ip_len,
-        flags=0,
-        seq=0,
-        ack=0,
-        payload_len=max(int(_last(c[21]) or 8) - 8, 0),
-        window=0,
-        payload_captured=captured,
-        checksum_bad=_last(c[22]) == "0",
+        int(c[0]), ts, "udp", ver, src, int(c[19]), dst, int(c[20]), ip_len, 0, 0, 0,
+        max(int(c[21] or 8) - 8, 0), 0, captured, c[22] == "0",
     )
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from analyzer.api import Analysis, CaptureResult
+from analyzer.core.packets import PacketRecord
 from analyzer.core.records import ConnectionRecord
 from analyzer.loader import LoadOptions, load
+from analyzer.loader.extract import extract_frames
 from analyzer.report import explain
 from analyzer.report.app import http_frame, websocket_frame
 from analyzer.report.markdown import pick_connections, render_markdown
@@ -32,7 +36,7 @@ def diagrams(results: Sequence[CaptureResult], options: LoadOptions, limit: int 
             for rec in recs
         }
         packets: dict[str, list[object]] = {uid: [] for uid in wanted}
-        for p in load(capture, options):
+        for p in _packets_between(capture, options, [(r.first_frame, r.last_frame) for r in recs]):
             if p.proto != "tcp":
                 continue
             ends = {(p.src, p.sport), (p.dst, p.dport)}
@@ -43,6 +47,20 @@ def diagrams(results: Sequence[CaptureResult], options: LoadOptions, limit: int 
             steps = explain.ladder(rec, packets[rec.uid])  # type: ignore[arg-type]
             out[rec.uid] = explain.render_mermaid(rec, steps)
     return {rec.uid: out[rec.uid] for rec in chosen if rec.uid in out}
+
+
+def _packets_between(capture: str, options: LoadOptions, spans: list[tuple[int, int]]
+                     ) -> Iterator[PacketRecord]:
+    """The packets of the given frame ranges: read from a copy of just those frames (no
+    second pass over a large capture), or from the capture when no copy can be made."""
+    frames = sorted({f for first, last in spans for f in range(first, last + 1)})
+    with tempfile.TemporaryDirectory(prefix="pcap-analyzer-") as tmp:
+        extract = Path(tmp) / "extract.cap"
+        if extract_frames(capture, frames, extract):
+            yield from load(str(extract), replace(options, frame_map=tuple(frames),
+                                                  session_reset=0))
+            return
+    yield from load(capture, replace(options, session_reset=0))
 
 
 def write_report(results: Sequence[CaptureResult], out_dir: Path, options: LoadOptions, *,

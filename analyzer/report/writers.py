@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import math
 import sys
@@ -12,18 +11,8 @@ from typing import Any, BinaryIO, TextIO
 import pandas as pd
 
 from analyzer.core.records import ConnectionRecord
+from analyzer.report.formats import Format
 from analyzer.report.zeek import write_conn_log
-
-
-class Format(str, enum.Enum):
-    TABLE = "table"
-    CSV = "csv"
-    JSONL = "jsonl"
-    JSON = "json"
-    PARQUET = "parquet"
-    ZEEK = "zeek"
-    MARKDOWN = "markdown"
-
 
 #: Columns shown in the terminal table (every column is in the other formats).
 TABLE_COLUMNS = (
