@@ -66,6 +66,10 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
     responses found that way fill in the ones missing (``_fill_lost_responses``). Only when
     that copy cannot be made (a display filter hides packets the reassembly needs, or a
     format the copier does not read) is the whole capture read again instead.
+
+    tshark drops its dissection state every ``options.session_reset`` packets, so that its
+    memory stays flat; connections open across a reset are read again the same way, from
+    a copy of their frames without resets (see ``_read``), so the records do not change.
     """
     options = options or LoadOptions()
     result, kept = _read(path, options, config)

@@ -855,7 +855,11 @@ def main(argv: list[str] | None = None) -> int:
             for c in caps for m in methods}
     check_list = checks(summ, args.sizes)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(ctx, caps, summ, check_list, prof, methods))
+    text = render(ctx, caps, summ, check_list, prof, methods)
+    analysis = ROOT / "bench" / "analysis.md"  # hand-written reading of the figures
+    if analysis.is_file():
+        text = text.rstrip("\n") + "\n\n" + analysis.read_text()
+    args.out.write_text(text)
     json_out = args.out.with_suffix(".json")
     json_out.write_text(json.dumps({
         **ctx,

@@ -327,7 +327,10 @@ class TcpConnection:
             z.last_seq = one_past
         elif length > 0 and z.rxmt.hit():
             self.history.add("T", is_orig)
-        do_close = self._zeek_states(ep, peer, p, is_orig)
+        if fl & (SYN | FIN | RST) or z.state is not Z.ESTABLISHED:
+            do_close = self._zeek_states(ep, peer, p, is_orig)
+        else:
+            do_close = False  # UpdateStateMachine changes nothing here
         if ack:
             self._ack_received(peer, rel_ack, fl)
         if length > 0 and p.payload_captured and not rst and not underflow:
@@ -469,6 +472,10 @@ class TcpConnection:
     # ----------------------------------------------------------------- RFC view
     def _rfc(self, ep: Side, peer: Side, p: PacketRecord) -> None:
         fl = p.flags
+        if not fl & (SYN | FIN | RST) and (
+            not fl & ACK or (peer.rfc is not TcpState.SYN_RECEIVED and peer.fin_next is None)
+        ):
+            return  # a data or ACK segment that moves neither side (the common case)
         syn, fin, rst, ack = bool(fl & SYN), bool(fl & FIN), bool(fl & RST), bool(fl & ACK)
         sent: list[Event] = []
         if syn:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from analyzer.core.connection import TcpConnection, Timeouts, UdpFlow
-from analyzer.core.packets import PacketRecord
+from analyzer.core.packets import SYN, PacketRecord
 from analyzer.core.records import ConnectionRecord
 
 Key = tuple[str, str, int, str, int]
@@ -61,10 +61,11 @@ class Tracker:
 
     def feed(self, p: PacketRecord) -> list[ConnectionRecord]:
         done: list[ConnectionRecord] = []
-        self.now_ns = max(self.now_ns, p.ts_ns)
+        if p.ts_ns > self.now_ns:
+            self.now_ns = p.ts_ns
         key = _key(p)
         conn = self.table.get(key)
-        if conn is not None and (conn.expired(p.ts_ns) or conn.is_reuse(p)):
+        if conn is not None and (conn.expired(p.ts_ns) or (p.flags & SYN and conn.is_reuse(p))):
             done.append(self._record(conn))
             conn = None
         if conn is None:
