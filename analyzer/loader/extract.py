@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
+import mmap
 import struct
 from collections.abc import Iterable
 from pathlib import Path
@@ -60,6 +62,14 @@ def extract_frames(src: str | Path, frames: Iterable[int], dst: str | Path) -> b
 def _copy_pcap(f: IO[bytes], magic: bytes, endian: str, wanted: list[int], out: IO[bytes]
                ) -> None:
     out.write(magic + f.read(20))
+    view = None  # a gzip stream, or a file that cannot be mapped: read record by record
+    if isinstance(f, io.BufferedReader):
+        with contextlib.suppress(OSError, ValueError):
+            view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    if view is not None:
+        with view:
+            _copy_pcap_mapped(view, endian, wanted, out)
+        return
     record = struct.Struct(endian + "IIII")
     frame, i = 0, 0
     while i < len(wanted):
@@ -76,6 +86,23 @@ def _copy_pcap(f: IO[bytes], magic: bytes, endian: str, wanted: list[int], out: 
             i += 1
         else:
             f.seek(incl_len, 1)
+
+
+def _copy_pcap_mapped(view: mmap.mmap, endian: str, wanted: list[int], out: IO[bytes]
+                      ) -> None:
+    """The same walk over a memory-mapped file: no read call per record."""
+    length_at = struct.Struct(endian + "I").unpack_from
+    end, pos, frame, i = len(view), 24, 0, 0
+    while i < len(wanted) and pos + 16 <= end:
+        incl_len = length_at(view, pos + 8)[0]
+        frame += 1
+        nxt = pos + 16 + incl_len
+        if nxt > end:
+            return
+        if frame == wanted[i]:
+            out.write(view[pos:nxt])
+            i += 1
+        pos = nxt
 
 
 def _copy_pcapng(f: IO[bytes], magic: bytes, wanted: list[int], out: IO[bytes]) -> None:

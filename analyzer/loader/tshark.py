@@ -299,7 +299,7 @@ def _load(path: str, opts: LoadOptions, result: LoadResult) -> Iterator[PacketRe
                     if raw < last:
                         offset += every
                     last = raw
-                    if rec is not None:
+                    if rec is not None and offset:
                         rec = rec._replace(frame=raw + offset)
                 if rec is not None:
                     result.packets += 1
