@@ -154,3 +154,20 @@ def test_extract_declines_what_it_cannot_read(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("not a capture\n")
     assert not extract_frames(text, [1], tmp_path / "x")
+
+
+@pytest.mark.parametrize("chunk", [17, 100, 4096])
+def test_extract_across_read_boundaries(captures: dict[str, Path], tmp_path: Path,
+                                        chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records that straddle the reader's chunks are copied whole."""
+    from analyzer.loader import extract
+
+    monkeypatch.setattr(extract, "_CHUNK", chunk)
+    src = captures["pcap"]
+    every = tmp_path / "every"
+    assert extract_frames(src, range(1, len(frames_of(src)) + 1), every)
+    assert every.read_bytes() == src.read_bytes()
+    some = tmp_path / "some"
+    assert extract_frames(src, [3, 9, 14], some)
+    original = frames_of(src)
+    assert frames_of(some) == [original[i - 1] for i in (3, 9, 14)]

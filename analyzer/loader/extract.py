@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import io
-import mmap
 import struct
 from collections.abc import Iterable
 from pathlib import Path
@@ -59,48 +57,30 @@ def extract_frames(src: str | Path, frames: Iterable[int], dst: str | Path) -> b
     return False
 
 
+_CHUNK = 4 << 20
+
+
 def _copy_pcap(f: IO[bytes], magic: bytes, endian: str, wanted: list[int], out: IO[bytes]
                ) -> None:
+    """Walk the records in 4 MiB reads (no read call per record, and no memory map,
+    whose pages would count in this process's resident memory)."""
     out.write(magic + f.read(20))
-    view = None  # a gzip stream, or a file that cannot be mapped: read record by record
-    if isinstance(f, io.BufferedReader):
-        with contextlib.suppress(OSError, ValueError):
-            view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    if view is not None:
-        with view:
-            _copy_pcap_mapped(view, endian, wanted, out)
-        return
-    record = struct.Struct(endian + "IIII")
-    frame, i = 0, 0
-    while i < len(wanted):
-        header = f.read(16)
-        if len(header) < 16:
-            return
-        incl_len = record.unpack(header)[2]
-        frame += 1
-        if frame == wanted[i]:
-            data = f.read(incl_len)
-            if len(data) < incl_len:
-                return
-            out.write(header + data)
-            i += 1
-        else:
-            f.seek(incl_len, 1)
-
-
-def _copy_pcap_mapped(view: mmap.mmap, endian: str, wanted: list[int], out: IO[bytes]
-                      ) -> None:
-    """The same walk over a memory-mapped file: no read call per record."""
     length_at = struct.Struct(endian + "I").unpack_from
-    end, pos, frame, i = len(view), 24, 0, 0
-    while i < len(wanted) and pos + 16 <= end:
-        incl_len = length_at(view, pos + 8)[0]
+    buf, pos, frame, i = b"", 0, 0, 0
+    while i < len(wanted):
+        if len(buf) - pos < 16:
+            buf, pos = buf[pos:] + f.read(_CHUNK), 0
+            if len(buf) < 16:
+                return
+        nxt = pos + 16 + length_at(buf, pos + 8)[0]
+        if nxt > len(buf):
+            buf, pos = buf[pos:] + f.read(max(_CHUNK, nxt - len(buf))), 0
+            nxt = 16 + length_at(buf, 8)[0]
+            if nxt > len(buf):
+                return  # cut short in the middle of a record
         frame += 1
-        nxt = pos + 16 + incl_len
-        if nxt > end:
-            return
         if frame == wanted[i]:
-            out.write(view[pos:nxt])
+            out.write(buf[pos:nxt])
             i += 1
         pos = nxt
 
