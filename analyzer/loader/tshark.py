@@ -291,7 +291,6 @@ def _load(path: str, opts: LoadOptions, result: LoadResult) -> Iterator[PacketRe
             every, offset, last = opts.resets, 0, 0
             for line in proc.stdout:
                 cols = line.decode("utf-8", "replace").rstrip("\r\n").split("\t")
-                rec = parse_fields(cols)
                 if every:
                     # tshark numbers frames from 1 again after each session reset (every
                     # frame has a line: no display filter goes with resets)
@@ -299,8 +298,7 @@ def _load(path: str, opts: LoadOptions, result: LoadResult) -> Iterator[PacketRe
                     if raw < last:
                         offset += every
                     last = raw
-                    if rec is not None and offset:
-                        rec = rec._replace(frame=raw + offset)
+                rec = parse_fields(cols, offset)
                 if rec is not None:
                     result.packets += 1
                     yield rec
@@ -380,8 +378,9 @@ def _last(value: str) -> str:
 _NFIELDS = len(FIELDS)
 
 
-def parse_fields(c: list[str]) -> PacketRecord | None:
+def parse_fields(c: list[str], frame_offset: int = 0) -> PacketRecord | None:
     """One ``-T fields`` line (columns in FIELDS order) -> record; None if not TCP/UDP.
+    ``frame_offset`` is added to tshark's frame number (the frames before its last reset).
 
     This runs once per packet, so it indexes columns directly and builds the record
     positionally. Only a packet with two IP/TCP/UDP headers (a tunnel, or an ICMP error
@@ -419,14 +418,15 @@ def parse_fields(c: list[str]) -> PacketRecord | None:
     captured = int(c[3]) >= int(c[2])
     if is_tcp:
         return PacketRecord(
-            int(c[0]), ts, "tcp", ver, src, int(sport), dst, int(c[12]), ip_len,
+            int(c[0]) + frame_offset, ts, "tcp", ver, src, int(sport), dst, int(c[12]), ip_len,
             int(c[13], 16) & 0xFF, int(c[14] or 0), int(c[15] or 0), int(c[16] or 0),
             int(c[17] or 0), captured, c[18] == "0",
             parse_http(c[23:32]) if (c[23] or c[26]) else (),
             parse_ws(c[32:41]) if c[34] else (),
         )
     return PacketRecord(
-        int(c[0]), ts, "udp", ver, src, int(c[19]), dst, int(c[20]), ip_len, 0, 0, 0,
+        int(c[0]) + frame_offset, ts, "udp", ver, src, int(c[19]), dst, int(c[20]), ip_len,
+        0, 0, 0,
         max(int(c[21] or 8) - 8, 0), 0, captured, c[22] == "0",
     )
 
