@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck tshark chromium venv captures clean bench golden
+.PHONY: demo test lint typecheck tshark chromium rust venv captures clean bench golden golden-conn cargo-test
 
 tshark:
 	@command -v tshark >/dev/null 2>&1 || { \
@@ -19,11 +19,19 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
 
-$(STAMP): pyproject.toml
+ENGINE_SRC := engine/Cargo.toml $(wildcard engine/Cargo.lock) $(shell find engine/src -name '*.rs' 2>/dev/null)
+
+## cargo and rustc: the machine's own (rustup) or Debian's
+rust:
+	@command -v cargo >/dev/null 2>&1 || [ -x "$$HOME/.cargo/bin/cargo" ] || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends cargo rustc >/dev/null; }
+
+## the package, its dev tools and the native engine (built by maturin from engine/)
+$(STAMP): pyproject.toml $(ENGINE_SRC) | rust
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
 	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	PATH="$$HOME/.cargo/bin:$$PATH" $(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -40,16 +48,25 @@ demo: tshark venv
 	  --out out/report --policy examples/policy.toml --csv --no-step-summary; rc=$$?; test $$rc -le 1
 	@echo "report written to out/report/: report.md report.html *.parquet *.csv junit.xml"
 
-## make test: the test suite (real tshark, real captures, Zeek's oracle in ../shared)
-test: tshark chromium venv
+## the engine's own tests (hand-built packets, no capture, no tshark)
+cargo-test: rust
+	cd engine && PATH="$$HOME/.cargo/bin:$$PATH" cargo test -q --release
+
+## make test: the engine's tests, then the suite (real tshark, real captures, Zeek's oracle in ../shared)
+test: tshark chromium venv cargo-test
 	CI=true $(PY) -m pytest -q
 
 ## regenerate the explain golden files on purpose
 golden: tshark venv
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_explain.py
 
+## record the golden connection records again, on purpose (explain the change in the commit)
+golden-conn: tshark venv
+	$(PY) tests/golden/record.py
+
 lint: venv
 	$(VENV)/bin/ruff check analyzer tests captures bench
+	cd engine && cargo fmt --check && cargo clippy -q --all-targets -- -D warnings
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -72,4 +89,4 @@ bench: tshark venv
 	  --command 'make bench SIZES="$(SIZES)" RUNS=$(RUNS)$(if $(BENCH_ARGS), BENCH_ARGS="$(BENCH_ARGS)")'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache engine/target

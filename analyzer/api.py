@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 from analyzer.core.records import ConnectionRecord
 from analyzer.core.tracker import Tracker, TrackerConfig
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, UsageError
 from analyzer.loader import LoadOptions, LoadResult, load, tshark_info
 from analyzer.loader.extract import extract_frames
+from analyzer.loader.native import NativeRead, NeedsTshark, read_native
 from analyzer.loader.tshark import http_ports, spans_reset
 
 if TYPE_CHECKING:
@@ -36,6 +37,11 @@ class CaptureResult:
     warnings: list[str] = field(default_factory=list)
     truncated_at: int | None = None
     error: AnalyzerError | None = None
+    #: Which engine read the capture ("native" or "tshark").
+    engine: str = "tshark"
+    #: One-line notes for stderr that change no status (why the native engine handed a
+    #: capture to tshark).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -46,9 +52,72 @@ class CaptureResult:
         return "ok"
 
 
+def resolve_engine(options: LoadOptions) -> str:
+    """The engine a run uses: ``native`` or ``tshark``.
+
+    ``auto`` stays on tshark until the native engine also parses HTTP and WebSocket.
+    ``native`` with an option only tshark can honour is a usage error (raised by the CLI
+    before any capture is read, see ``tshark_only_options``).
+    """
+    return "native" if options.engine == "native" else "tshark"
+
+
+def tshark_only_options(options: LoadOptions) -> list[str]:
+    """The options given that need tshark's dissection."""
+    found = []
+    if options.display_filter:
+        found.append("-Y/--display-filter")
+    if options.decode_as:
+        found.append("--decode-as")
+    if options.prefs:
+        found.append("--pref")
+    if options.loader == "pyshark":
+        found.append("--loader pyshark")
+    return found
+
+
 def analyze_capture(path: str | Path, options: LoadOptions | None = None,
                     config: TrackerConfig | None = None) -> CaptureResult:
-    """Read one capture; errors are kept in the result, not raised.
+    """Read one capture with the engine the options choose; errors are kept in the result.
+
+    The native engine reads the file itself. A capture with a link type or encapsulation
+    it does not decode is read with tshark instead, with a note saying why.
+    """
+    options = options or LoadOptions()
+    if resolve_engine(options) == "native":
+        try:
+            return analyze_native(path, options)
+        except NeedsTshark as exc:
+            result = analyze_tshark(path, options, config)
+            result.notes.append(f"{path}: read with tshark: {exc}")
+            return result
+    return analyze_tshark(path, options, config)
+
+
+def analyze_native(path: str | Path, options: LoadOptions) -> CaptureResult:
+    """Read one capture with the native engine; raises NeedsTshark for one it cannot
+    decode (before any record is returned)."""
+    name = str(path)
+    result = CaptureResult(name, engine="native")
+    read = NativeRead()
+    records: list[ConnectionRecord] = []
+    try:
+        for batch in read_native(name, options.check_checksums, read):
+            records.extend(batch)
+    except AnalyzerError as exc:
+        result.error = exc
+        return result
+    records.sort(key=lambda r: (r.first_ts_ns, r.first_frame))
+    result.records = records
+    result.packets = read.packets
+    result.warnings = read.warnings
+    result.truncated_at = read.truncated_at
+    return result
+
+
+def analyze_tshark(path: str | Path, options: LoadOptions | None = None,
+                   config: TrackerConfig | None = None) -> CaptureResult:
+    """Read one capture through tshark's dissection; errors are kept in the result.
 
     HTTP is found on any port: tshark dissects it on its own port list and, elsewhere, by
     a heuristic that looks at the start of each segment. The heuristic misses a request
@@ -247,12 +316,15 @@ class Analysis:
 def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | None = None,
             loader: str = "tshark", check_checksums: bool = False,
             tshark_path: str | None = None, decode_as: Iterable[str] = (),
-            prefs: Iterable[str] = ()) -> Analysis:
-    """Analyze captures; raise the first capture's error if every capture failed."""
+            prefs: Iterable[str] = (), engine: str = "auto") -> Analysis:
+    """Analyze captures; raise the first capture's error if every capture failed.
+
+    ``engine``: ``native`` (the Rust engine reads the file), ``tshark``, or ``auto``.
+    """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    tshark_info(tshark_path)
     options = LoadOptions(
+        engine=engine,
         display_filter=display_filter,
         check_checksums=check_checksums,
         loader=loader,
@@ -260,6 +332,13 @@ def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | N
         decode_as=tuple(decode_as),
         prefs=tuple(prefs),
     )
+    if resolve_engine(options) == "native":
+        needs = tshark_only_options(options)
+        if needs:
+            raise UsageError(f"--engine native cannot apply {', '.join(needs)}: "
+                             "use --engine tshark or auto")
+    else:
+        tshark_info(tshark_path)
     results = [analyze_capture(p, options) for p in paths]
     if results and all(r.error is not None for r in results):
         error = results[0].error

@@ -29,7 +29,8 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[str]:
     """Files as given, directories searched recursively for captures, globs expanded.
 
     A pattern or name that matches nothing is kept, so that it is reported as missing.
-    Duplicates are dropped; order follows the arguments (directory contents sorted).
+    A file named twice is read twice; order follows the arguments (directory contents
+    sorted).
     """
     out: list[str] = []
     for raw in paths:
@@ -45,7 +46,7 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[str]:
             out.extend(matches or [text])
         else:
             out.append(text)
-    return list(dict.fromkeys(out))
+    return out
 
 
 def _work(path: str, options: LoadOptions, config: TrackerConfig) -> CaptureResult:
@@ -57,18 +58,19 @@ def run_batch(paths: list[str], options: LoadOptions, config: TrackerConfig,
               on_done: Callable[[CaptureResult], None] | None = None) -> list[CaptureResult]:
     """Analyze every capture; ``jobs`` processes at once (default: the number of cores)."""
     jobs = max(1, jobs or os.cpu_count() or 1)
-    results: dict[str, CaptureResult] = {}
+    results: dict[int, CaptureResult] = {}
     if jobs == 1 or len(paths) <= 1:
-        for path in paths:
-            results[path] = _work(path, options, config)
+        for i, path in enumerate(paths):
+            results[i] = _work(path, options, config)
             if on_done:
-                on_done(results[path])
+                on_done(results[i])
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
-            futures = {pool.submit(_work, path, options, config): path for path in paths}
+            futures = {pool.submit(_work, path, options, config): i
+                       for i, path in enumerate(paths)}
             for future in as_completed(futures):
                 result = future.result()
                 results[futures[future]] = result
                 if on_done:
                     on_done(result)
-    return [results[p] for p in paths]
+    return [results[i] for i in range(len(paths))]

@@ -96,6 +96,14 @@ QuietOpt = Annotated[bool, typer.Option(
 
 #: ``--session-reset``, a global option (set by the app callback before any command runs).
 _SESSION_RESET = SESSION_RESET
+#: ``--engine``, a global option too.
+_ENGINE = "auto"
+
+
+class EngineChoice(str, enum.Enum):
+    native = "native"
+    tshark = "tshark"
+    auto = "auto"
 
 
 def _err(message: str) -> None:
@@ -108,16 +116,11 @@ def _run(captures: list[Path], display_filter: str | None, loader: Loader,
          ) -> list[CaptureResult]:
     """Read every capture (directories and globs expanded, ``jobs`` at a time); report each
     failure as one line; exit at once on environment errors (tshark, display filter)."""
+    from analyzer.api import resolve_engine, tshark_only_options
     from analyzer.batch import expand_inputs, run_batch
 
-    try:
-        tshark_info(tshark_path)
-        if display_filter:
-            validate_filter(display_filter, tshark_path)
-    except AnalyzerError as exc:
-        _err(f"error: {exc}")
-        raise typer.Exit(exc.exit_code) from None
     options = LoadOptions(
+        engine=_ENGINE,
         display_filter=display_filter,
         check_checksums=check_checksums,
         loader=loader.value,
@@ -126,6 +129,20 @@ def _run(captures: list[Path], display_filter: str | None, loader: Loader,
         prefs=tuple(pref or ()),
         session_reset=_SESSION_RESET,
     )
+    try:
+        if resolve_engine(options) == "native":
+            needs = tshark_only_options(options)
+            if needs:
+                _err(f"error: --engine native cannot apply {', '.join(needs)}: use "
+                     "--engine tshark or auto")
+                raise typer.Exit(EXIT_USAGE)
+        else:
+            tshark_info(tshark_path)
+            if display_filter:
+                validate_filter(display_filter, tshark_path)
+    except AnalyzerError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(exc.exit_code) from None
     config = TrackerConfig(check_checksums=check_checksums)
     paths = expand_inputs(captures)
     if not paths:
@@ -134,6 +151,8 @@ def _run(captures: list[Path], display_filter: str | None, loader: Loader,
     with _progress(paths, quiet) as advance:
         results = run_batch(paths, options, config, jobs, on_done=advance)
     for result in results:
+        for note in result.notes:
+            _err(f"note: {note}")
         if result.error is not None:
             _err(f"error: {result.error}")
         for warning in result.warnings:
@@ -706,10 +725,18 @@ def _main(
         "its memory stays flat on large captures; connections open across a reset are "
         "read again, so records do not change. 0 turns it off. Goes before the command: "
         "pcap-analyzer --session-reset 0 connections ...")] = SESSION_RESET,
+    engine: Annotated[EngineChoice, typer.Option(
+        "--engine", envvar="PCAP_ANALYZER_ENGINE",
+        help="native: the Rust engine reads the capture itself (fast; HTTP/WebSocket "
+        "fields come in a later release); tshark: tshark's dissection; auto: tshark for "
+        "now. Captures the native engine cannot decode are read with tshark, with a note. "
+        "Goes before the command: pcap-analyzer --engine native connections ...")]
+    = EngineChoice.auto,
 ) -> None:
     """pcap-analyzer."""
-    global _SESSION_RESET
+    global _SESSION_RESET, _ENGINE
     _SESSION_RESET = session_reset
+    _ENGINE = engine.value
 
 
 def main() -> None:

@@ -61,3 +61,9 @@ class BadDisplayFilter(AnalyzerError):
 
     def __str__(self) -> str:
         return f"bad display filter {self.expression!r}: {self.message}"
+
+
+class UsageError(AnalyzerError):
+    """Options that do not go together."""
+
+    exit_code = EXIT_USAGE

@@ -21,7 +21,7 @@ class ConnectionRecord:
     Attributes:
         capture: the capture file it was read from.
         uid: a stable identifier ("C" + 17 base62 characters) from the 5-tuple and start time.
-        proto: ``tcp`` or ``udp``.
+        proto: ``tcp``, ``udp`` or ``icmp``.
         ip_version: 4 or 6.
         client_ip, client_port, server_ip, server_port: the client is the SYN's sender
             (Zeek's originator); for UDP the first sender.
@@ -48,6 +48,8 @@ class ConnectionRecord:
         zeek_flipped: True when Zeek's originator is this record's server (a UDP flow whose
             first sender used a well-known server port); Zeek's columns follow Zeek's roles.
         anomalies: what did not follow the RFC, each with its frame number.
+        tunnel_parents: uids of the tunnels this connection was carried in (Zeek's
+            ``tunnel_parents``: the outer UDP flow's uid, or an IP tunnel's), sorted.
     """
 
     capture: str
@@ -95,6 +97,7 @@ class ConnectionRecord:
     last_frame: int
     zeek_flipped: bool
     anomalies: tuple[str, ...]
+    tunnel_parents: tuple[str, ...] = ()
     #: The connection's HTTP transactions and WebSocket upgrade attempts (not columns).
     transactions: tuple[HttpTransaction, ...] = field(default=(), repr=False)
     websockets: tuple[WebSocketSession, ...] = field(default=(), repr=False)
@@ -102,6 +105,7 @@ class ConnectionRecord:
     def to_dict(self) -> dict[str, Any]:
         d = {name: getattr(self, name) for name in FIELD_NAMES}
         d["anomalies"] = list(self.anomalies)
+        d["tunnel_parents"] = list(self.tunnel_parents)
         return d
 
 

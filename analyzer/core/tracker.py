@@ -1,21 +1,26 @@
-"""Demultiplex packets into connections by 4-tuple and hand back finished records.
+"""Packets in, connection records out, through the engine's tracker.
 
-Memory follows the number of open connections: a connection leaves the table when Zeek's
-timers say it is over (see ``connection``), either when its 4-tuple is seen again or in a
-periodic sweep, and its record is returned at once.
+The lifecycle, the RFC 9293 view and Zeek's logic live once, in the Rust engine
+(``analyzer._engine``). This module feeds it the packets a tshark/pyshark loader made,
+and, until the engine also parses HTTP and WebSocket, runs tshark's HTTP messages and
+WebSocket frames through the Python HTTP/WebSocket trackers of the connection the engine
+put each packet in.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from analyzer.core.connection import TcpConnection, Timeouts, UdpFlow
-from analyzer.core.packets import SYN, PacketRecord
+from analyzer import _engine
+from analyzer.core.http import HttpTracker, tokens
+from analyzer.core.packets import PacketRecord
 from analyzer.core.records import ConnectionRecord
+from analyzer.core.websocket import WebSocketTracker
 
-Key = tuple[str, str, int, str, int]
+NS = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,24 +28,72 @@ class TrackerConfig:
     """How the tracker runs.
 
     Attributes:
-        check_checksums: drop packets whose checksum tshark found bad, as Zeek does without
-            ``-C`` (they add ``C`` to the history and nothing else). Off by default because
+        check_checksums: drop packets whose checksum is bad, as Zeek does without ``-C``
+            (they add ``C`` to the history and nothing else). Off by default because
             captures taken on the sending host (loopback, checksum offload) carry checksums
             the NIC would have filled in later.
-        timeouts: Zeek's timer constants.
-        sweep_every: check every open connection's timers after this many packets.
     """
 
     check_checksums: bool = False
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    sweep_every: int = 50_000
 
 
-def _key(p: PacketRecord) -> Key:
-    a, b = (p.src, p.sport), (p.dst, p.dport)
-    if b < a:
-        a, b = b, a
-    return (p.proto, a[0], a[1], b[0], b[1])
+@dataclass(slots=True)
+class AppState:
+    """One connection's HTTP transactions and WebSocket upgrades (tshark's dissection)."""
+
+    http: HttpTracker = field(default_factory=HttpTracker)
+    ws_by_depth: dict[int, WebSocketTracker] = field(default_factory=dict)
+    ws_active: WebSocketTracker | None = None
+
+    def feed(self, from_client: bool, p: PacketRecord) -> None:
+        for msg in p.http:
+            if msg.is_request:
+                tx = self.http.request(msg, p.ts_ns, p.frame)
+                if "websocket" in tokens(msg.header("upgrade")):
+                    self.ws_by_depth[tx.trans_depth] = WebSocketTracker(msg, p.ts_ns, p.frame)
+            else:
+                done = self.http.response(msg, p.ts_ns, p.frame)
+                ws = self.ws_by_depth.get(done.trans_depth) if done is not None else None
+                if ws is not None:
+                    ws.response(msg, p.ts_ns, p.frame)
+                    if ws.switched:
+                        self.ws_active = ws
+        if self.ws_active is not None:
+            for f in p.ws:
+                self.ws_active.frame(f, from_client, p.frame)
+
+
+def to_record(capture: str, d: Mapping[str, Any], app: AppState | None = None
+              ) -> ConnectionRecord:
+    """An engine record (a dict, times in ns) -> the Python record."""
+    first, last = d["first_ts_ns"], d["last_ts_ns"]
+    rtt, dz = d["handshake_rtt_ns"], d["duration_zeek_ns"]
+    return ConnectionRecord(
+        capture=capture, uid=d["uid"], proto=d["proto"], ip_version=d["ip_version"],
+        client_ip=d["client_ip"], client_port=d["client_port"], server_ip=d["server_ip"],
+        server_port=d["server_port"], client_inferred=d["client_inferred"],
+        first_ts=first / NS, last_ts=last / NS, first_ts_ns=first, last_ts_ns=last,
+        duration_s=(last - first) / NS, handshake=d["handshake"],
+        handshake_valid=d["handshake_valid"],
+        handshake_rtt_s=None if rtt is None else rtt / NS,
+        syn_retransmissions=d["syn_retransmissions"], end=d["end"], closer=d["closer"],
+        rst_by=d["rst_by"], client_state=d["client_state"], server_state=d["server_state"],
+        time_wait=d["time_wait"], packets_c2s=d["packets_c2s"], packets_s2c=d["packets_s2c"],
+        bytes_c2s=d["bytes_c2s"], bytes_s2c=d["bytes_s2c"], conn_state=d["conn_state"],
+        history=d["history"], duration_zeek=None if dz is None else dz / NS,
+        orig_bytes=d["orig_bytes"], resp_bytes=d["resp_bytes"],
+        missed_bytes=d["missed_bytes"], orig_pkts=d["orig_pkts"],
+        orig_ip_bytes=d["orig_ip_bytes"], resp_pkts=d["resp_pkts"],
+        resp_ip_bytes=d["resp_ip_bytes"],
+        http_requests=app.http.requests if app else 0,
+        http_responses=app.http.responses if app else 0,
+        websocket=bool(app.ws_by_depth) if app else False,
+        first_frame=d["first_frame"], last_frame=d["last_frame"],
+        zeek_flipped=d["zeek_flipped"], anomalies=tuple(d["anomalies"]),
+        tunnel_parents=tuple(d["tunnel_parents"]),
+        transactions=tuple(app.http.transactions()) if app else (),
+        websockets=tuple(ws.session() for ws in app.ws_by_depth.values()) if app else (),
+    )
 
 
 class Tracker:
@@ -53,57 +106,39 @@ class Tracker:
         re-read just those packets); every other connection's frames are dropped with it."""
         self.capture = capture
         self.config = config or TrackerConfig()
-        self.table: dict[Key, TcpConnection | UdpFlow] = {}
+        self._engine = _engine.Tracker(self.config.check_checksums, keep_frames_if is not None)
+        self._apps: dict[int, AppState] = {}
         self.keep_frames_if = keep_frames_if
         self.kept_frames: dict[str, array[int]] = {}
-        self._since_sweep = 0
-        self.now_ns = 0
 
     def feed(self, p: PacketRecord) -> list[ConnectionRecord]:
-        done: list[ConnectionRecord] = []
-        if p.ts_ns > self.now_ns:
-            self.now_ns = p.ts_ns
-        key = _key(p)
-        conn = self.table.get(key)
-        if conn is not None and (conn.expired(p.ts_ns) or (p.flags & SYN and conn.is_reuse(p))):
-            done.append(self._record(conn))
-            conn = None
-        if conn is None:
-            cfg = self.config
-            conn = (
-                TcpConnection(p, cfg.timeouts, cfg.check_checksums)
-                if p.proto == "tcp"
-                else UdpFlow(p, cfg.timeouts, cfg.check_checksums)
-            )
-            self.table[key] = conn
-        conn.feed(p)
-        self._since_sweep += 1
-        if self._since_sweep >= self.config.sweep_every:
-            done.extend(self.sweep())
-        return done
+        cid, from_client = self._engine.feed(p)
+        if (p.http or p.ws) and not (p.checksum_bad and self.config.check_checksums):
+            app = self._apps.get(cid)
+            if app is None:
+                app = self._apps[cid] = AppState()
+            app.feed(from_client, p)
+        return self._collect()
 
-    def sweep(self) -> list[ConnectionRecord]:
-        """Finish every connection whose timers have run out by the newest packet's time."""
-        self._since_sweep = 0
-        gone = [k for k, c in self.table.items() if c.expired(self.now_ns)]
-        return [self._record(self.table.pop(k)) for k in gone]
+    def _collect(self) -> list[ConnectionRecord]:
+        out = []
+        for d in self._engine.take_records():
+            rec = to_record(self.capture, d, self._apps.pop(d["id"], None))
+            frames = d["frames"]
+            if (frames is not None and self.keep_frames_if is not None
+                    and self.keep_frames_if(rec)):
+                self.kept_frames[rec.uid] = array("I", frames)
+            out.append(rec)
+        return out
 
     def finish(self) -> list[ConnectionRecord]:
         """End of capture: every connection still open is reported with its state now."""
-        out = [self._record(c) for c in self.table.values()]
-        self.table.clear()
-        return out
-
-    def _record(self, conn: TcpConnection | UdpFlow) -> ConnectionRecord:
-        rec = conn.record(self.capture)
-        if (isinstance(conn, TcpConnection) and self.keep_frames_if is not None
-                and self.keep_frames_if(rec)):
-            self.kept_frames[rec.uid] = conn.frames
-        return rec
+        self._engine.finish()
+        return self._collect()
 
     @property
     def open_connections(self) -> int:
-        return len(self.table)
+        return self._engine.open_connections
 
 
 def track(capture: str, packets: Iterable[PacketRecord], config: TrackerConfig | None = None

@@ -81,6 +81,8 @@ class LoadOptions:
 
     Attributes:
         display_filter: a Wireshark display filter (tshark ``-Y``), checked before reading.
+        engine: ``native`` (the Rust engine reads the file itself), ``tshark`` or ``auto``
+            (tshark until the native engine also parses HTTP and WebSocket).
         check_checksums: have tshark validate TCP/UDP checksums (Zeek's default; our
             default is off, see ``TrackerConfig.check_checksums``).
         loader: ``"tshark"`` (fast field export) or ``"pyshark"`` (packet objects).
@@ -105,6 +107,7 @@ class LoadOptions:
     display_filter: str | None = None
     check_checksums: bool = False
     loader: str = "tshark"
+    engine: str = "auto"
     tshark_path: str | None = None
     decode_as: tuple[str, ...] = ()
     prefs: tuple[str, ...] = ()

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from analyzer.core.connection import TcpConnection, Timeouts
+from analyzer import _engine
 from analyzer.core.packets import ACK, FIN, RST, SYN, PacketRecord
 from analyzer.core.records import ConnectionRecord
 from analyzer.core.websocket import OPCODES
-from analyzer.core.zeek import seq_delta
 from analyzer.report.writers import inert
 
 FOLD_AFTER = 6  # a run of more plain data/ACK segments than this is folded into one line
@@ -54,16 +53,24 @@ def _flags(fl: int) -> str:
     return ",".join(names) or "none"
 
 
+def seq_delta(a: int, b: int) -> int:
+    """Signed difference a - b in 32-bit sequence space."""
+    return ((a - b + (1 << 31)) % (1 << 32)) - (1 << 31)
+
+
 def ladder(record: ConnectionRecord, packets: Iterable[PacketRecord]) -> list[Step]:
-    """Replay the connection's packets through the core, one step per packet."""
+    """Replay the connection's packets through the engine's tracker, one step per packet,
+    reading both endpoints' RFC 9293 states after each."""
     steps: list[Step] = []
-    conn: TcpConnection | None = None
+    tracker = _engine.Tracker()
     isn: dict[bool, int] = {}
     first_ns = record.first_ts_ns
     for p in packets:
-        if conn is None:
-            conn = TcpConnection(p, Timeouts(), False)
-        conn.feed(p)
+        cid, _ = tracker.feed(p)
+        view = tracker.tcp_view(cid)
+        if view is None:
+            continue
+        client_addr, client_port, orig_state, resp_state = view
         from_client = (p.src, p.sport) == (record.client_ip, record.client_port)
         if from_client not in isn:
             isn[from_client] = p.seq if p.flags & SYN else (p.seq - 1) % (1 << 32)
@@ -77,12 +84,13 @@ def ladder(record: ConnectionRecord, packets: Iterable[PacketRecord]) -> list[St
             parts.append(f"len={p.payload_len}")
         notes = [_http_note(m) for m in p.http] + [_ws_note(f) for f in p.ws]
         label = " ".join(parts) + ("  " + "; ".join(notes) if notes else "")
-        client = conn.orig if (conn.orig.addr, conn.orig.port) == (
-            record.client_ip, record.client_port) else conn.resp
-        server = conn.resp if client is conn.orig else conn.orig
+        if (client_addr, client_port) == (record.client_ip, record.client_port):
+            client_state, server_state = orig_state, resp_state
+        else:
+            client_state, server_state = resp_state, orig_state
         plain = not (p.flags & (SYN | FIN | RST)) and not notes
         steps.append(Step(p.frame, (p.ts_ns - first_ns) / 1e6, from_client, label,
-                          p.payload_len, client.rfc.value, server.rfc.value, plain))
+                          p.payload_len, client_state, server_state, plain))
     return steps
 
 

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 import pandas as pd
 
 from analyzer.core.records import FIELD_NAMES, ConnectionRecord
-from analyzer.core.tcp_state import TcpState
+from analyzer.core.vocab import CONN_STATES, Proto, TcpState
 
 STATES = [s.value for s in TcpState]
 CATEGORIES: dict[str, list[str]] = {
-    "proto": ["tcp", "udp"],
+    "proto": [p.value for p in Proto],
     "handshake": ["complete", "refused", "unanswered", "incomplete", "not_seen"],
     "end": ["fin", "rst", "half_closed", "open"],
     "closer": ["client", "server", "both"],
@@ -19,8 +19,7 @@ CATEGORIES: dict[str, list[str]] = {
     "time_wait": ["client", "server", "both"],
     "client_state": STATES,
     "server_state": STATES,
-    "conn_state": ["S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH",
-                   "SH", "SHR", "OTH"],
+    "conn_state": list(CONN_STATES),
 }
 INT_COLUMNS = ("client_port", "server_port", "ip_version", "first_ts_ns", "last_ts_ns",
                "syn_retransmissions", "packets_c2s", "packets_s2c", "bytes_c2s", "bytes_s2c",

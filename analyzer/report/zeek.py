@@ -11,12 +11,15 @@ from analyzer.core.records import ConnectionRecord
 COLUMNS: tuple[str, ...] = (
     "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service",
     "duration", "orig_bytes", "resp_bytes", "conn_state", "missed_bytes", "history",
-    "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
+    "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "tunnel_parents", "ip_proto",
 )
 TYPES: tuple[str, ...] = (
     "time", "string", "addr", "port", "addr", "port", "enum", "string", "interval", "count",
-    "count", "string", "count", "string", "count", "count", "count", "count",
+    "count", "string", "count", "string", "count", "count", "count", "count", "set[string]",
+    "count",
 )
+#: IP protocol numbers of conn.log's ``ip_proto`` column.
+IP_PROTO = {"tcp": 6, "udp": 17, "icmp": 1}
 
 
 def _escape(value: str) -> str:
@@ -58,6 +61,9 @@ def zeek_rows(records: Iterable[ConnectionRecord]) -> list[dict[str, str | None]
                 "orig_ip_bytes": str(r.orig_ip_bytes),
                 "resp_pkts": str(r.resp_pkts),
                 "resp_ip_bytes": str(r.resp_ip_bytes),
+                "tunnel_parents": ",".join(r.tunnel_parents) or None,
+                "ip_proto": str(58 if r.proto == "icmp" and r.ip_version == 6
+                                else IP_PROTO.get(r.proto, 0)),
             }
         )
     return rows

@@ -1,0 +1,43 @@
+"""The project's one vocabulary: the names records use, as enums.
+
+The engine (``analyzer._engine``, Rust) decides every value; these enums only name them
+for the Python side (DataFrame categories, reports, rules).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class TcpState(enum.Enum):
+    """RFC 9293 §3.3.2 connection states (LISTEN is folded into CLOSED: not observable)."""
+
+    CLOSED = "CLOSED"
+    SYN_SENT = "SYN_SENT"
+    SYN_RECEIVED = "SYN_RECEIVED"
+    ESTABLISHED = "ESTABLISHED"
+    FIN_WAIT_1 = "FIN_WAIT_1"
+    FIN_WAIT_2 = "FIN_WAIT_2"
+    CLOSE_WAIT = "CLOSE_WAIT"
+    CLOSING = "CLOSING"
+    LAST_ACK = "LAST_ACK"
+    TIME_WAIT = "TIME_WAIT"
+
+
+class Proto(enum.Enum):
+    TCP = "tcp"
+    UDP = "udp"
+    ICMP = "icmp"
+
+
+class Engine(enum.Enum):
+    """Which reader turns the capture into packets (``--engine``)."""
+
+    NATIVE = "native"  # the Rust engine reads the file itself
+    TSHARK = "tshark"  # tshark's dissection, through its field export or pyshark
+    AUTO = "auto"  # tshark until the native engine also does HTTP/WebSocket
+
+
+#: Zeek's conn_state codes, in the order conn.log's documentation lists them.
+CONN_STATES = ("S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH",
+               "SHR", "OTH")

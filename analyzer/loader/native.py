@@ -1,0 +1,66 @@
+"""Read a capture with the native engine (``analyzer._engine``, Rust): the engine reads the
+file, decodes every layer and tracks the connections itself; this module turns its record
+batches into :class:`ConnectionRecord` objects and its errors into the project's errors.
+
+Until the engine parses HTTP and WebSocket, records read this way have
+``http_requests``/``http_responses`` 0 and ``websocket`` False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from analyzer import _engine
+from analyzer.core.records import ConnectionRecord
+from analyzer.core.tracker import to_record
+from analyzer.errors import CaptureError
+from analyzer.loader.tshark import check_file
+
+
+class NeedsTshark(Exception):
+    """The capture has a link type or encapsulation the engine does not decode."""
+
+
+@dataclass(slots=True)
+class NativeRead:
+    """What a native read found besides records, filled in while batches are read."""
+
+    packets: int = 0
+    frames: int = 0
+    warnings: list[str] = field(default_factory=list)
+    truncated_at: int | None = None
+
+
+def read_native(path: str, check_checksums: bool = False, read: NativeRead | None = None,
+                batch: int = 4096) -> Iterator[list[ConnectionRecord]]:
+    """Batches of records, in the order connections finish.
+
+    Raises CaptureError for a file that cannot be read at all and NeedsTshark for one the
+    engine cannot decode. A capture cut short is read up to the cut and noted in
+    ``read.warnings`` / ``read.truncated_at``, with the tshark loader's words.
+    """
+    read = read if read is not None else NativeRead()
+    check_file(path)
+    try:
+        reader = _engine.read_capture(path, check_checksums=check_checksums, batch=batch)
+        for rows in reader:
+            read.packets, read.frames = reader.packets, reader.frames
+            yield [to_record(path, d) for d in rows]
+    except _engine.UnsupportedCapture as exc:
+        raise NeedsTshark(str(exc)) from None
+    except _engine.CaptureFormatError as exc:
+        raise CaptureError(path, str(exc)) from None
+    except _engine.EnginePanic as exc:
+        raise CaptureError(path, f"internal error in the native engine {exc}") from None
+    except OSError as exc:
+        raise CaptureError(path, exc.strerror or str(exc)) from None
+    read.packets, read.frames = reader.packets, reader.frames
+    cut = reader.truncation
+    if cut is not None:
+        after, cut_short, _detail = cut
+        read.truncated_at = after
+        if cut_short:
+            read.warnings.append(f"truncated after frame {after} (the rest is cut off)")
+        else:
+            read.warnings.append(f"damaged after frame {after}; read up to there")

@@ -1,0 +1,99 @@
+//! A UDP flow: the client is the first sender; Zeek's originator may differ
+//! (`zeek_flipped`: Zeek flips a flow whose first sender uses a likely server port).
+
+use crate::decode::Packet;
+use crate::flow::{broadcast_or_multicast, make_uid, Endpoint, Flow, Timeouts};
+use crate::flow::history::{HistoryLog, Kind, Scaled, LIKELY_SERVER_PORTS_UDP};
+
+pub struct UdpFlow {
+    pub uid: String,
+    pub ip_version: u8,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub zeek_flipped: bool,
+    pub history: HistoryLog,
+    pub first_ns: i64,
+    pub last_ns: i64,
+    pub zeek_last_ns: i64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// Packets and payload bytes, client then server.
+    pub pkts: [u64; 2],
+    pub bytes: [u64; 2],
+    /// What Zeek counts (packets that passed the checksum check), client then server.
+    pub z_pkts: [u64; 2],
+    pub z_ip_bytes: [u64; 2],
+    chk: [Scaled; 2],
+    inactivity: i64,
+    removed: bool,
+    check_checksums: bool,
+    pub tunnel_parents: Vec<String>,
+}
+
+impl UdpFlow {
+    pub fn new(p: &Packet<'_>, t: &Timeouts, check_checksums: bool) -> Self {
+        let zeek_flipped = LIKELY_SERVER_PORTS_UDP.contains(&p.sport)
+            && !LIKELY_SERVER_PORTS_UDP.contains(&p.dport)
+            && !broadcast_or_multicast(p.dst);
+        let mut history = HistoryLog::default();
+        if zeek_flipped {
+            history.flip();
+        }
+        UdpFlow {
+            uid: make_uid("udp", p.ts_ns, p.src, p.sport, p.dst, p.dport),
+            ip_version: p.ip_version,
+            client: (p.src, p.sport),
+            server: (p.dst, p.dport),
+            zeek_flipped,
+            history,
+            first_ns: p.ts_ns,
+            last_ns: p.ts_ns,
+            zeek_last_ns: p.ts_ns,
+            first_frame: p.frame,
+            last_frame: p.frame,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            z_pkts: [0; 2],
+            z_ip_bytes: [0; 2],
+            chk: [Scaled::default(), Scaled::default()],
+            inactivity: t.udp_inactivity,
+            removed: false,
+            check_checksums,
+            tunnel_parents: Vec::new(),
+        }
+    }
+
+    /// Feed one datagram; returns true when it came from the client.
+    pub fn feed(&mut self, p: &Packet<'_>) -> bool {
+        let i = usize::from((p.src, p.sport) != self.client);
+        self.last_ns = p.ts_ns;
+        self.last_frame = p.frame;
+        self.pkts[i] += 1;
+        let is_orig = (i == 0) != self.zeek_flipped;
+        if p.checksum_bad && self.check_checksums {
+            if self.chk[i].hit() {
+                self.history.add(b'C', is_orig);
+            }
+            return i == 0;
+        }
+        self.bytes[i] += u64::from(p.payload_len);
+        self.zeek_last_ns = p.ts_ns;
+        self.history.check(Kind::Data, b'D', is_orig);
+        self.z_pkts[i] += 1;
+        self.z_ip_bytes[i] += u64::from(p.ip_len);
+        i == 0
+    }
+}
+
+impl Flow for UdpFlow {
+    fn expired(&mut self, now_ns: i64) -> bool {
+        if now_ns >= self.zeek_last_ns + self.inactivity {
+            self.removed = true;
+        }
+        self.removed
+    }
+
+    fn is_reuse(&self, _p: &Packet<'_>) -> bool {
+        false
+    }
+}

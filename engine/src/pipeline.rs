@@ -1,0 +1,272 @@
+//! The composition root: packets into the connection table, finished connections out as
+//! records (`Tracker`, sans-IO), and a capture file read through the whole chain
+//! (`read_capture`, the only place that joins `capture` to the rest).
+
+use crate::decode::{Packet, Transport, TunnelKind};
+use crate::flow::icmp::IcmpFlow;
+use crate::flow::udp::UdpFlow;
+use crate::flow::{make_uid, Flow, FlowKey, FlowTable, Timeouts};
+use crate::record::{self, ConnectionRecord};
+use crate::tcp::TcpConnection;
+
+/// One entry of the connection table.
+pub enum Conn {
+    Tcp(Box<TcpConnection>),
+    Udp(UdpFlow),
+    Icmp(IcmpFlow),
+}
+
+impl Conn {
+    fn uid(&self) -> &str {
+        match self {
+            Conn::Tcp(c) => &c.uid,
+            Conn::Udp(f) => &f.uid,
+            Conn::Icmp(f) => &f.uid,
+        }
+    }
+
+    fn tunnel_parents(&mut self) -> &mut Vec<String> {
+        match self {
+            Conn::Tcp(c) => &mut c.tunnel_parents,
+            Conn::Udp(f) => &mut f.tunnel_parents,
+            Conn::Icmp(f) => &mut f.tunnel_parents,
+        }
+    }
+}
+
+impl Flow for Conn {
+    fn expired(&mut self, now_ns: i64) -> bool {
+        match self {
+            Conn::Tcp(c) => c.expired(now_ns),
+            Conn::Udp(f) => f.expired(now_ns),
+            Conn::Icmp(f) => f.expired(now_ns),
+        }
+    }
+
+    fn is_reuse(&self, p: &Packet<'_>) -> bool {
+        match self {
+            Conn::Tcp(c) => c.is_reuse(p),
+            Conn::Udp(f) => f.is_reuse(p),
+            Conn::Icmp(f) => f.is_reuse(p),
+        }
+    }
+}
+
+/// How the tracker runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrackerOptions {
+    /// Drop packets whose checksum is bad, as Zeek does without `-C` (they add `C` to the
+    /// history and nothing else).
+    pub check_checksums: bool,
+    /// Keep every TCP connection's frame numbers in its record.
+    pub keep_frames: bool,
+    pub timeouts: Timeouts,
+}
+
+/// Where a packet went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The connection's serial number (the record's `id`).
+    pub id: u64,
+    /// The packet came from the originator (client), as the roles stand after it.
+    pub from_orig: bool,
+}
+
+/// Feed packets in capture order; take records as connections finish.
+pub struct Tracker {
+    table: FlowTable<(u64, Conn)>,
+    opts: TrackerOptions,
+    done: Vec<(u64, Conn)>,
+    next_id: u64,
+}
+
+impl Flow for (u64, Conn) {
+    fn expired(&mut self, now_ns: i64) -> bool {
+        self.1.expired(now_ns)
+    }
+    fn is_reuse(&self, p: &Packet<'_>) -> bool {
+        self.1.is_reuse(p)
+    }
+}
+
+/// The uid an IP-level tunnel (IP-in-IP, GRE) is named by in `tunnel_parents`: the same
+/// for both directions, whenever it is first seen.
+pub fn ip_tunnel_uid(kind: TunnelKind, a: std::net::IpAddr, b: std::net::IpAddr) -> String {
+    let (lo, hi) = if b < a { (b, a) } else { (a, b) };
+    make_uid(&format!("tunnel-{}", kind.as_str()), 0, lo, 0, hi, 0)
+}
+
+impl Tracker {
+    pub fn new(opts: TrackerOptions) -> Self {
+        Tracker { table: FlowTable::default(), opts, done: Vec::new(), next_id: 0 }
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.table.table.len()
+    }
+
+    pub fn feed(&mut self, p: &Packet<'_>) -> Placement {
+        let (key, present) = self.table.lookup(p, &mut self.done);
+        let parent = p.tunnels.last().map(|t| {
+            if t.outer_sport != 0 || t.outer_dport != 0 {
+                let outer = FlowKey::new(
+                    Transport::Udp,
+                    (t.outer_src, t.outer_sport),
+                    (t.outer_dst, t.outer_dport),
+                );
+                match self.table.table.get(&outer) {
+                    Some((_, c)) => c.uid().to_owned(),
+                    None => ip_tunnel_uid(t.kind, t.outer_src, t.outer_dst),
+                }
+            } else {
+                ip_tunnel_uid(t.kind, t.outer_src, t.outer_dst)
+            }
+        });
+        if !present {
+            let t = &self.opts.timeouts;
+            let cc = self.opts.check_checksums;
+            let conn = match p.proto {
+                Transport::Tcp => {
+                    Conn::Tcp(Box::new(TcpConnection::new(p, t, cc, self.opts.keep_frames)))
+                }
+                Transport::Udp => Conn::Udp(UdpFlow::new(p, t, cc)),
+                Transport::Icmp => Conn::Icmp(IcmpFlow::new(p, t, cc)),
+            };
+            self.next_id += 1;
+            self.table.table.insert(key, (self.next_id, conn));
+        }
+        let Some((id, conn)) = self.table.table.get_mut(&key) else {
+            unreachable!("inserted above");
+        };
+        let id = *id;
+        if let Some(uid) = parent {
+            let parents = conn.tunnel_parents();
+            if !parents.contains(&uid) {
+                parents.push(uid);
+            }
+        }
+        let from_orig = match conn {
+            Conn::Tcp(c) => c.feed(p),
+            Conn::Udp(f) => f.feed(p),
+            Conn::Icmp(f) => f.feed(p),
+        };
+        self.table.tick(&mut self.done);
+        Placement { id, from_orig }
+    }
+
+    /// Records of the connections finished so far.
+    pub fn take_records(&mut self) -> Vec<ConnectionRecord> {
+        self.done.drain(..).map(|(id, c)| to_record(id, c)).collect()
+    }
+
+    /// End of capture: every connection still open is finished with its state now.
+    pub fn finish(&mut self) {
+        self.table.drain(&mut self.done);
+    }
+
+    /// Look at an open connection (for step-by-step views such as `explain`).
+    pub fn connection(&self, id: u64) -> Option<&Conn> {
+        self.table.table.values().find(|(i, _)| *i == id).map(|(_, c)| c)
+    }
+}
+
+fn to_record(id: u64, c: Conn) -> ConnectionRecord {
+    match c {
+        Conn::Tcp(c) => record::from_tcp(id, *c),
+        Conn::Udp(f) => record::from_udp(id, f),
+        Conn::Icmp(f) => record::from_icmp(id, f),
+    }
+}
+
+/// Why a capture could not be read through the native engine.
+#[derive(Debug)]
+pub enum RunError {
+    /// The file is not a capture, is empty, or is damaged before its first frame.
+    Capture(crate::capture::CaptureError),
+    /// A link type or encapsulation the engine does not decode: read it with tshark.
+    Unsupported(crate::decode::DecodeError),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Capture(e) => write!(f, "{e}"),
+            RunError::Unsupported(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// A capture read through the whole chain: capture → decode → tracker → records.
+pub struct CaptureRun {
+    reader: crate::capture::CaptureReader,
+    decoder: crate::decode::Decoder,
+    tracker: Tracker,
+    /// TCP/UDP/ICMP packets fed to the tracker.
+    pub packets: u64,
+    finished: bool,
+}
+
+impl CaptureRun {
+    pub fn new(reader: crate::capture::CaptureReader, opts: TrackerOptions) -> Self {
+        let decoder = crate::decode::Decoder::new(crate::decode::DecodeOptions {
+            check_checksums: opts.check_checksums,
+        });
+        CaptureRun { reader, decoder, tracker: Tracker::new(opts), packets: 0, finished: false }
+    }
+
+    pub fn open(path: &std::path::Path, opts: TrackerOptions) -> Result<Self, RunError> {
+        let reader = crate::capture::CaptureReader::open(path).map_err(RunError::Capture)?;
+        Ok(CaptureRun::new(reader, opts))
+    }
+
+    /// Frames read so far (every record of the capture, decoded or not).
+    pub fn frames(&self) -> u64 {
+        self.reader.frames_read()
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.reader.bytes_read()
+    }
+
+    pub fn truncation(&self) -> Option<&crate::capture::Truncation> {
+        self.reader.truncation()
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.tracker.open_connections()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Read on until at least `min_records` connections have finished, `max_frames` frames
+    /// have been read, or the capture ends (then every open connection is finished too).
+    pub fn step(&mut self, min_records: usize, max_frames: u64) -> Result<Vec<ConnectionRecord>, RunError> {
+        let mut frames = 0u64;
+        let mut out = Vec::new();
+        while !self.finished && self.tracker.done.len() < min_records && frames < max_frames {
+            let frame = match self.reader.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    self.finished = true;
+                    self.tracker.finish();
+                    break;
+                }
+                Err(e) => {
+                    // A damaged file with no frame read at all.
+                    return Err(RunError::Capture(e));
+                }
+            };
+            frames += 1;
+            let mut packets: Vec<Packet<'_>> = Vec::new();
+            self.decoder.decode(&frame, &mut packets).map_err(RunError::Unsupported)?;
+            for p in &packets {
+                self.packets += 1;
+                self.tracker.feed(p);
+            }
+        }
+        out.extend(self.tracker.take_records());
+        Ok(out)
+    }
+}

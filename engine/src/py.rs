@@ -1,0 +1,273 @@
+//! The Python bindings (`analyzer._engine`), and nothing else: conversions between the
+//! engine's types and Python objects.
+
+use std::net::IpAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::decode::{Packet, Transport};
+use crate::pipeline::{CaptureRun, Conn, RunError, Tracker as CoreTracker, TrackerOptions};
+use crate::record::ConnectionRecord;
+
+create_exception!(_engine, CaptureFormatError, PyException, "The file cannot be read as a capture.");
+create_exception!(
+    _engine,
+    UnsupportedCapture,
+    PyException,
+    "A link type or encapsulation the engine does not decode (read it with tshark)."
+);
+create_exception!(_engine, EnginePanic, PyException, "An internal error in the engine.");
+
+fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = e.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = e.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_owned()
+    }
+}
+
+fn record_dict<'py>(py: Python<'py>, r: &ConnectionRecord) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", r.id)?;
+    d.set_item("uid", &r.uid)?;
+    d.set_item("proto", r.proto.as_str())?;
+    d.set_item("ip_version", r.ip_version)?;
+    d.set_item("client_ip", r.client.0.to_string())?;
+    d.set_item("client_port", r.client.1)?;
+    d.set_item("server_ip", r.server.0.to_string())?;
+    d.set_item("server_port", r.server.1)?;
+    d.set_item("client_inferred", r.client_inferred)?;
+    d.set_item("first_ts_ns", r.first_ts_ns)?;
+    d.set_item("last_ts_ns", r.last_ts_ns)?;
+    d.set_item("handshake", r.handshake)?;
+    d.set_item("handshake_valid", r.handshake_valid)?;
+    d.set_item("handshake_rtt_ns", r.handshake_rtt_ns)?;
+    d.set_item("syn_retransmissions", r.syn_retransmissions)?;
+    d.set_item("end", r.end)?;
+    d.set_item("closer", r.closer)?;
+    d.set_item("rst_by", r.rst_by)?;
+    d.set_item("client_state", r.client_state)?;
+    d.set_item("server_state", r.server_state)?;
+    d.set_item("time_wait", r.time_wait)?;
+    d.set_item("packets_c2s", r.packets_c2s)?;
+    d.set_item("packets_s2c", r.packets_s2c)?;
+    d.set_item("bytes_c2s", r.bytes_c2s)?;
+    d.set_item("bytes_s2c", r.bytes_s2c)?;
+    d.set_item("conn_state", r.conn_state)?;
+    d.set_item("history", &r.history)?;
+    d.set_item("duration_zeek_ns", r.duration_zeek_ns)?;
+    d.set_item("orig_bytes", r.orig_bytes)?;
+    d.set_item("resp_bytes", r.resp_bytes)?;
+    d.set_item("missed_bytes", r.missed_bytes)?;
+    d.set_item("orig_pkts", r.orig_pkts)?;
+    d.set_item("orig_ip_bytes", r.orig_ip_bytes)?;
+    d.set_item("resp_pkts", r.resp_pkts)?;
+    d.set_item("resp_ip_bytes", r.resp_ip_bytes)?;
+    d.set_item("first_frame", r.first_frame)?;
+    d.set_item("last_frame", r.last_frame)?;
+    d.set_item("zeek_flipped", r.zeek_flipped)?;
+    d.set_item("anomalies", PyTuple::new(py, &r.anomalies)?)?;
+    d.set_item("tunnel_parents", PyTuple::new(py, &r.tunnel_parents)?)?;
+    match &r.frames {
+        Some(f) => d.set_item("frames", PyList::new(py, f)?)?,
+        None => d.set_item("frames", py.None())?,
+    }
+    Ok(d)
+}
+
+fn records_list<'py>(py: Python<'py>, recs: &[ConnectionRecord]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for r in recs {
+        out.append(record_dict(py, r)?)?;
+    }
+    Ok(out)
+}
+
+fn parse_ip(s: &str) -> PyResult<IpAddr> {
+    s.parse().map_err(|_| PyValueError::new_err(format!("not an IP address: {s:?}")))
+}
+
+/// The sans-IO tracker, fed packet by packet (the tshark and pyshark loaders use it).
+#[pyclass(module = "analyzer._engine")]
+struct Tracker {
+    inner: CoreTracker,
+}
+
+#[pymethods]
+impl Tracker {
+    #[new]
+    #[pyo3(signature = (check_checksums = false, keep_frames = false))]
+    fn new(check_checksums: bool, keep_frames: bool) -> Self {
+        let opts = TrackerOptions { check_checksums, keep_frames, ..TrackerOptions::default() };
+        Tracker { inner: CoreTracker::new(opts) }
+    }
+
+    /// Feed one packet record (the loader's PacketRecord: frame, ts_ns, proto, ip_version,
+    /// src, sport, dst, dport, ip_len, flags, seq, ack, payload_len, window,
+    /// payload_captured, checksum_bad, ...); returns (connection id, from_client).
+    fn feed(&mut self, p: &Bound<'_, PyAny>) -> PyResult<(u64, bool)> {
+        let proto: String = p.get_item(2)?.extract()?;
+        let proto = match proto.as_str() {
+            "tcp" => Transport::Tcp,
+            "udp" => Transport::Udp,
+            "icmp" => Transport::Icmp,
+            other => return Err(PyValueError::new_err(format!("unknown protocol {other:?}"))),
+        };
+        let src: String = p.get_item(4)?.extract()?;
+        let dst: String = p.get_item(6)?.extract()?;
+        let packet = Packet {
+            frame: p.get_item(0)?.extract()?,
+            ts_ns: p.get_item(1)?.extract()?,
+            proto,
+            ip_version: p.get_item(3)?.extract()?,
+            src: parse_ip(&src)?,
+            sport: p.get_item(5)?.extract()?,
+            dst: parse_ip(&dst)?,
+            dport: p.get_item(7)?.extract()?,
+            ip_len: p.get_item(8)?.extract()?,
+            flags: p.get_item(9)?.extract()?,
+            seq: p.get_item(10)?.extract()?,
+            ack: p.get_item(11)?.extract()?,
+            payload_len: p.get_item(12)?.extract()?,
+            window: p.get_item(13)?.extract()?,
+            payload_captured: p.get_item(14)?.extract()?,
+            checksum_bad: p.get_item(15)?.extract()?,
+            icmp_one_way: false,
+            tunnels: Vec::new(),
+            payload: std::borrow::Cow::Borrowed(&[]),
+        };
+        let inner = &mut self.inner;
+        let placed = catch_unwind(AssertUnwindSafe(|| inner.feed(&packet)))
+            .map_err(|e| EnginePanic::new_err(format!("at frame {}: {}", packet.frame, panic_message(&*e))))?;
+        Ok((placed.id, placed.from_orig))
+    }
+
+    /// Records of the connections finished so far (dicts).
+    fn take_records<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let recs = self.inner.take_records();
+        records_list(py, &recs)
+    }
+
+    /// End of capture: every open connection is finished (take them with take_records).
+    fn finish(&mut self) {
+        self.inner.finish();
+    }
+
+    #[getter]
+    fn open_connections(&self) -> usize {
+        self.inner.open_connections()
+    }
+
+    /// An open TCP connection's view now: (client ip, client port, client RFC state,
+    /// server RFC state), or None.
+    fn tcp_view(&self, id: u64) -> Option<(String, u16, &'static str, &'static str)> {
+        match self.inner.connection(id)? {
+            Conn::Tcp(c) => {
+                let (o, r) = (c.orig_side(), c.resp_side());
+                Some((o.addr.to_string(), o.port, o.rfc.as_str(), r.rfc.as_str()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A capture read natively, in batches of records: iterate to get lists of dicts.
+#[pyclass(module = "analyzer._engine", unsendable)]
+struct CaptureReader {
+    run: CaptureRun,
+    batch: usize,
+}
+
+#[pymethods]
+impl CaptureReader {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        if self.run.is_finished() {
+            return Ok(None);
+        }
+        let (run, batch) = (&mut self.run, self.batch);
+        let result = py.allow_threads(|| {
+            catch_unwind(AssertUnwindSafe(|| run.step(batch, 1 << 20)))
+        });
+        let recs = match result {
+            Ok(Ok(recs)) => recs,
+            Ok(Err(RunError::Unsupported(e))) => return Err(UnsupportedCapture::new_err(e.to_string())),
+            Ok(Err(RunError::Capture(e))) => return Err(CaptureFormatError::new_err(e.to_string())),
+            Err(e) => {
+                return Err(EnginePanic::new_err(format!(
+                    "after frame {}: {}",
+                    self.run.frames(),
+                    panic_message(&*e)
+                )))
+            }
+        };
+        Ok(Some(records_list(py, &recs)?))
+    }
+
+    /// TCP/UDP/ICMP packets decoded so far.
+    #[getter]
+    fn packets(&self) -> u64 {
+        self.run.packets
+    }
+
+    /// Frames (capture records) read so far.
+    #[getter]
+    fn frames(&self) -> u64 {
+        self.run.frames()
+    }
+
+    #[getter]
+    fn bytes_read(&self) -> u64 {
+        self.run.bytes_read()
+    }
+
+    #[getter]
+    fn open_connections(&self) -> usize {
+        self.run.open_connections()
+    }
+
+    /// (last complete frame, cut short rather than damaged, detail) when the capture ended
+    /// early, else None.
+    #[getter]
+    fn truncation(&self) -> Option<(u64, bool, String)> {
+        self.run.truncation().map(|t| (t.after_frame, t.cut_short, t.detail.clone()))
+    }
+}
+
+/// Open a capture for a native read.
+#[pyfunction]
+#[pyo3(signature = (path, check_checksums = false, batch = 4096))]
+fn read_capture(path: PathBuf, check_checksums: bool, batch: usize) -> PyResult<CaptureReader> {
+    let opts = TrackerOptions { check_checksums, ..TrackerOptions::default() };
+    let run = catch_unwind(|| CaptureRun::open(&path, opts))
+        .map_err(|e| EnginePanic::new_err(format!("opening the capture: {}", panic_message(&*e))))?
+        .map_err(|e| match e {
+            RunError::Unsupported(e) => UnsupportedCapture::new_err(e.to_string()),
+            RunError::Capture(e) => CaptureFormatError::new_err(e.to_string()),
+        })?;
+    Ok(CaptureReader { run, batch: batch.max(1) })
+}
+
+#[pymodule]
+fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // A panic is reported to the caller as EnginePanic (one line), never as a backtrace.
+    std::panic::set_hook(Box::new(|_| {}));
+    m.add_class::<Tracker>()?;
+    m.add_class::<CaptureReader>()?;
+    m.add_function(wrap_pyfunction!(read_capture, m)?)?;
+    m.add("CaptureFormatError", m.py().get_type::<CaptureFormatError>())?;
+    m.add("UnsupportedCapture", m.py().get_type::<UnsupportedCapture>())?;
+    m.add("EnginePanic", m.py().get_type::<EnginePanic>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! The connection record: the engine's output, one per TCP connection, UDP flow or ICMP
+//! "connection". Field names and meanings are the project's record contract (README,
+//! "Record contract"); the Zeek columns carry Zeek's exact meaning. Times stay integer
+//! nanoseconds here; the bindings derive the float seconds.
+
+use crate::decode::Transport;
+use crate::flow::icmp::IcmpFlow;
+use crate::flow::udp::UdpFlow;
+use crate::flow::Endpoint;
+use crate::tcp::endpoint::tcp_conn_state;
+use crate::tcp::outcome::{self, Role};
+use crate::tcp::TcpConnection;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectionRecord {
+    /// The tracker's serial number of the connection (not a column).
+    pub id: u64,
+    pub uid: String,
+    pub proto: Transport,
+    pub ip_version: u8,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub client_inferred: bool,
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    pub handshake: Option<&'static str>,
+    pub handshake_valid: Option<bool>,
+    pub handshake_rtt_ns: Option<i64>,
+    pub syn_retransmissions: u64,
+    pub end: Option<&'static str>,
+    pub closer: Option<&'static str>,
+    pub rst_by: Option<&'static str>,
+    pub client_state: Option<&'static str>,
+    pub server_state: Option<&'static str>,
+    pub time_wait: Option<&'static str>,
+    pub packets_c2s: u64,
+    pub packets_s2c: u64,
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub conn_state: &'static str,
+    pub history: String,
+    /// Zeek's duration (first packet to the last one Zeek counted); None when zero.
+    pub duration_zeek_ns: Option<i64>,
+    pub orig_bytes: Option<u64>,
+    pub resp_bytes: Option<u64>,
+    pub missed_bytes: u64,
+    pub orig_pkts: u64,
+    pub orig_ip_bytes: u64,
+    pub resp_pkts: u64,
+    pub resp_ip_bytes: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub zeek_flipped: bool,
+    pub anomalies: Vec<String>,
+    /// uids of the connections (or IP tunnels) this one was carried in, sorted.
+    pub tunnel_parents: Vec<String>,
+    /// Every frame number of the connection, when the tracker was asked to keep them.
+    pub frames: Option<Vec<u32>>,
+}
+
+fn positive(ns: i64) -> Option<i64> {
+    (ns > 0).then_some(ns)
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+pub fn from_tcp(id: u64, c: TcpConnection) -> ConnectionRecord {
+    let (o, r) = (c.orig, 1 - c.orig);
+    let (cs, ss) = (&c.sides[o], &c.sides[r]);
+    let role = |side: usize| if side == o { Role::Client } else { Role::Server };
+    let handshake = outcome::handshake(cs, ss);
+    let (valid, rtt) = outcome::handshake_validity(handshake, cs, ss);
+    let any_rst = c.first_rst.is_some();
+    let fin_sides = usize::from(c.fins.contains(&0)) + usize::from(c.fins.contains(&1));
+    let closer = outcome::closer(
+        c.fins.first().map(|&s| role(s)),
+        c.simultaneous_close,
+        c.first_rst.map(role),
+        handshake,
+    );
+    let history = c.history.as_string();
+    let duration = positive(c.zeek_last_ns - c.start_ns);
+    ConnectionRecord {
+        id,
+        uid: c.uid.clone(),
+        proto: Transport::Tcp,
+        ip_version: c.ip_version,
+        client: cs.endpoint(),
+        server: ss.endpoint(),
+        client_inferred: c.client_inferred,
+        first_ts_ns: c.first_ns,
+        last_ts_ns: c.last_ns,
+        handshake: Some(handshake.as_str()),
+        handshake_valid: valid,
+        handshake_rtt_ns: rtt,
+        syn_retransmissions: cs.syn_count,
+        end: Some(outcome::end(any_rst, fin_sides)),
+        closer: closer.map(Role::as_str),
+        rst_by: c.first_rst.map(|s| role(s).as_str()),
+        client_state: Some(cs.rfc.as_str()),
+        server_state: Some(ss.rfc.as_str()),
+        time_wait: outcome::time_wait(cs.rfc, ss.rfc).map(Role::as_str),
+        packets_c2s: cs.packets,
+        packets_s2c: ss.packets,
+        bytes_c2s: cs.data.total().max(0) as u64,
+        bytes_s2c: ss.data.total().max(0) as u64,
+        conn_state: tcp_conn_state(&cs.z, &ss.z, &history),
+        history,
+        duration_zeek_ns: duration,
+        orig_bytes: duration.map(|_| cs.z.size(&ss.z)),
+        resp_bytes: duration.map(|_| ss.z.size(&cs.z)),
+        missed_bytes: (cs.z.missed + ss.z.missed).max(0) as u64,
+        orig_pkts: cs.z.pkts,
+        orig_ip_bytes: cs.z.ip_bytes,
+        resp_pkts: ss.z.pkts,
+        resp_ip_bytes: ss.z.ip_bytes,
+        first_frame: c.first_frame,
+        last_frame: c.last_frame,
+        zeek_flipped: false,
+        anomalies: c.anomalies,
+        tunnel_parents: sorted(c.tunnel_parents),
+        frames: c.frames,
+    }
+}
+
+/// The fields a connection-less flow (UDP, ICMP) leaves empty.
+#[allow(clippy::too_many_arguments)]
+fn flow_record(
+    id: u64,
+    uid: String,
+    proto: Transport,
+    ip_version: u8,
+    client: Endpoint,
+    server: Endpoint,
+    first_ns: i64,
+    last_ns: i64,
+    zeek_last_ns: i64,
+    first_frame: u64,
+    last_frame: u64,
+) -> ConnectionRecord {
+    ConnectionRecord {
+        id,
+        uid,
+        proto,
+        ip_version,
+        client,
+        server,
+        client_inferred: false,
+        first_ts_ns: first_ns,
+        last_ts_ns: last_ns,
+        handshake: None,
+        handshake_valid: None,
+        handshake_rtt_ns: None,
+        syn_retransmissions: 0,
+        end: None,
+        closer: None,
+        rst_by: None,
+        client_state: None,
+        server_state: None,
+        time_wait: None,
+        packets_c2s: 0,
+        packets_s2c: 0,
+        bytes_c2s: 0,
+        bytes_s2c: 0,
+        conn_state: "OTH",
+        history: String::new(),
+        duration_zeek_ns: positive(zeek_last_ns - first_ns),
+        orig_bytes: None,
+        resp_bytes: None,
+        missed_bytes: 0,
+        orig_pkts: 0,
+        orig_ip_bytes: 0,
+        resp_pkts: 0,
+        resp_ip_bytes: 0,
+        first_frame,
+        last_frame,
+        zeek_flipped: false,
+        anomalies: Vec::new(),
+        tunnel_parents: Vec::new(),
+        frames: None,
+    }
+}
+
+pub fn from_udp(id: u64, f: UdpFlow) -> ConnectionRecord {
+    let (o, r) = if f.zeek_flipped { (1, 0) } else { (0, 1) };
+    let mut rec = flow_record(
+        id,
+        f.uid,
+        Transport::Udp,
+        f.ip_version,
+        f.client,
+        f.server,
+        f.first_ns,
+        f.last_ns,
+        f.zeek_last_ns,
+        f.first_frame,
+        f.last_frame,
+    );
+    rec.packets_c2s = f.pkts[0];
+    rec.packets_s2c = f.pkts[1];
+    rec.bytes_c2s = f.bytes[0];
+    rec.bytes_s2c = f.bytes[1];
+    rec.conn_state = crate::tcp::endpoint::udp_conn_state(f.z_pkts[o] > 0, f.z_pkts[r] > 0);
+    rec.history = f.history.as_string();
+    if rec.duration_zeek_ns.is_some() {
+        rec.orig_bytes = Some(f.bytes[o]);
+        rec.resp_bytes = Some(f.bytes[r]);
+    }
+    rec.orig_pkts = f.z_pkts[o];
+    rec.orig_ip_bytes = f.z_ip_bytes[o];
+    rec.resp_pkts = f.z_pkts[r];
+    rec.resp_ip_bytes = f.z_ip_bytes[r];
+    rec.zeek_flipped = f.zeek_flipped;
+    rec.tunnel_parents = sorted(f.tunnel_parents);
+    rec
+}
+
+pub fn from_icmp(id: u64, f: IcmpFlow) -> ConnectionRecord {
+    let mut rec = flow_record(
+        id,
+        f.uid,
+        Transport::Icmp,
+        f.ip_version,
+        f.orig,
+        f.resp,
+        f.first_ns,
+        f.last_ns,
+        f.zeek_last_ns,
+        f.first_frame,
+        f.last_frame,
+    );
+    rec.packets_c2s = f.pkts[0];
+    rec.packets_s2c = f.pkts[1];
+    rec.bytes_c2s = f.bytes[0];
+    rec.bytes_s2c = f.bytes[1];
+    rec.history = f.history.as_string();
+    if rec.duration_zeek_ns.is_some() {
+        rec.orig_bytes = Some(f.bytes[0]);
+        rec.resp_bytes = Some(f.bytes[1]);
+    }
+    rec.orig_pkts = f.z_pkts[0];
+    rec.orig_ip_bytes = f.z_ip_bytes[0];
+    rec.resp_pkts = f.z_pkts[1];
+    rec.resp_ip_bytes = f.z_ip_bytes[1];
+    rec.tunnel_parents = sorted(f.tunnel_parents);
+    rec
+}
