@@ -20,10 +20,13 @@ class OracleCapture:
 
 
 def oracle_captures() -> list[OracleCapture]:
-    manifest = ORACLE / "MANIFEST.tsv"
-    if not manifest.exists():
-        return []
-    rows = list(csv.DictReader(manifest.open(), delimiter="\t"))
+    """Every capture of ``MANIFEST.tsv`` and ``zeek-tunnels/MANIFEST.tsv``."""
+    rows = []
+    for manifest, prefix in ((ORACLE / "MANIFEST.tsv", ""),
+                             (ORACLE / "zeek-tunnels" / "MANIFEST.tsv", "")):
+        if manifest.exists():
+            rows += [dict(r, file=prefix + r["file"])
+                     for r in csv.DictReader(manifest.open(), delimiter="\t")]
     out = []
     for row in rows:
         f = row["file"]
@@ -76,7 +79,28 @@ def parse_history_state(path: Path) -> tuple[str, str]:
 
 
 COMPARED = ("conn_state", "history", "orig_pkts", "resp_pkts", "orig_ip_bytes",
-            "resp_ip_bytes", "orig_bytes", "resp_bytes", "missed_bytes", "duration")
+            "resp_ip_bytes", "orig_bytes", "resp_bytes", "missed_bytes", "duration",
+            "tunnel_parents")
+
+
+def _five_tuple(r: dict[str, str | None]) -> str:
+    return "/".join(str(r.get(c)) for c in ("proto", "id.orig_h", "id.orig_p", "id.resp_h",
+                                            "id.resp_p"))
+
+
+def name_parents(rows: list[dict[str, str | None]]) -> list[dict[str, str | None]]:
+    """uids differ between Zeek and us: name each tunnel parent by its 5-tuple when it is a
+    row of the log (a UDP tunnel's outer flow), else "ip-tunnel" (Zeek's IP tunnels,
+    IP-in-IP and GRE, have a uid of their own that no conn.log row carries)."""
+    by_uid = {r.get("uid"): _five_tuple(r) for r in rows}
+    out = []
+    for r in rows:
+        parents = r.get("tunnel_parents")
+        named = None
+        if parents:
+            named = ",".join(sorted(by_uid.get(u, "ip-tunnel") for u in parents.split(",")))
+        out.append({**r, "tunnel_parents": named})
+    return out
 
 
 def group_rows(rows: list[dict[str, str | None]], columns: tuple[str, ...]

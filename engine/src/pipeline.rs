@@ -32,6 +32,29 @@ impl Conn {
             Conn::Icmp(f) => &mut f.tunnel_parents,
         }
     }
+
+    fn history(&mut self) -> &mut crate::flow::history::HistoryLog {
+        match self {
+            Conn::Tcp(c) => &mut c.history,
+            Conn::Udp(f) => &mut f.history,
+            Conn::Icmp(f) => &mut f.history,
+        }
+    }
+}
+
+/// Zeek's `Tunnel::max_changes_per_connection`: changes of a connection's encapsulation
+/// that are followed (each adds its tunnel to `tunnel_parents`); one more is a weird and
+/// an `X` in the history.
+pub const MAX_TUNNEL_CHANGES: u32 = 5;
+
+/// A connection in the table, with what Zeek's `Connection::CheckEncapsulation` keeps.
+pub struct Entry {
+    id: u64,
+    conn: Conn,
+    /// The uids of the encapsulation the last packet came in, outermost first.
+    stack: Vec<String>,
+    tunnel_changes: u32,
+    changes_exceeded: bool,
 }
 
 impl Flow for Conn {
@@ -74,18 +97,18 @@ pub struct Placement {
 
 /// Feed packets in capture order; take records as connections finish.
 pub struct Tracker {
-    table: FlowTable<(u64, Conn)>,
+    table: FlowTable<Entry>,
     opts: TrackerOptions,
-    done: Vec<(u64, Conn)>,
+    done: Vec<Entry>,
     next_id: u64,
 }
 
-impl Flow for (u64, Conn) {
+impl Flow for Entry {
     fn expired(&mut self, now_ns: i64) -> bool {
-        self.1.expired(now_ns)
+        self.conn.expired(now_ns)
     }
     fn is_reuse(&self, p: &Packet<'_>) -> bool {
-        self.1.is_reuse(p)
+        self.conn.is_reuse(p)
     }
 }
 
@@ -105,23 +128,30 @@ impl Tracker {
         self.table.table.len()
     }
 
+    /// The uid of each tunnel a packet came in, outermost first: a UDP tunnel is named by
+    /// its outer flow's uid, an IP tunnel by [`ip_tunnel_uid`].
+    fn stack(&self, p: &Packet<'_>) -> Vec<String> {
+        p.tunnels
+            .iter()
+            .map(|t| {
+                if t.outer_sport != 0 || t.outer_dport != 0 {
+                    let outer = FlowKey::new(
+                        Transport::Udp,
+                        (t.outer_src, t.outer_sport),
+                        (t.outer_dst, t.outer_dport),
+                    );
+                    if let Some(e) = self.table.table.get(&outer) {
+                        return e.conn.uid().to_owned();
+                    }
+                }
+                ip_tunnel_uid(t.kind, t.outer_src, t.outer_dst)
+            })
+            .collect()
+    }
+
     pub fn feed(&mut self, p: &Packet<'_>) -> Placement {
         let (key, present) = self.table.lookup(p, &mut self.done);
-        let parent = p.tunnels.last().map(|t| {
-            if t.outer_sport != 0 || t.outer_dport != 0 {
-                let outer = FlowKey::new(
-                    Transport::Udp,
-                    (t.outer_src, t.outer_sport),
-                    (t.outer_dst, t.outer_dport),
-                );
-                match self.table.table.get(&outer) {
-                    Some((_, c)) => c.uid().to_owned(),
-                    None => ip_tunnel_uid(t.kind, t.outer_src, t.outer_dst),
-                }
-            } else {
-                ip_tunnel_uid(t.kind, t.outer_src, t.outer_dst)
-            }
-        });
+        let stack = if p.tunnels.is_empty() { Vec::new() } else { self.stack(p) };
         if !present {
             let t = &self.opts.timeouts;
             let cc = self.opts.check_checksums;
@@ -133,18 +163,25 @@ impl Tracker {
                 Transport::Icmp => Conn::Icmp(IcmpFlow::new(p, t, cc)),
             };
             self.next_id += 1;
-            self.table.table.insert(key, (self.next_id, conn));
+            let mut conn = conn;
+            if let Some(uid) = stack.last() {
+                conn.tunnel_parents().push(uid.clone());
+            }
+            let entry = Entry {
+                id: self.next_id,
+                conn,
+                stack: stack.clone(),
+                tunnel_changes: 0,
+                changes_exceeded: false,
+            };
+            self.table.table.insert(key, entry);
         }
-        let Some((id, conn)) = self.table.table.get_mut(&key) else {
+        let Some(entry) = self.table.table.get_mut(&key) else {
             unreachable!("inserted above");
         };
-        let id = *id;
-        if let Some(uid) = parent {
-            let parents = conn.tunnel_parents();
-            if !parents.contains(&uid) {
-                parents.push(uid);
-            }
-        }
+        let id = entry.id;
+        check_encapsulation(entry, stack);
+        let conn = &mut entry.conn;
         let from_orig = match conn {
             Conn::Tcp(c) => c.feed(p),
             Conn::Udp(f) => f.feed(p),
@@ -156,7 +193,7 @@ impl Tracker {
 
     /// Records of the connections finished so far.
     pub fn take_records(&mut self) -> Vec<ConnectionRecord> {
-        self.done.drain(..).map(|(id, c)| to_record(id, c)).collect()
+        self.done.drain(..).map(|e| to_record(e.id, e.conn)).collect()
     }
 
     /// End of capture: every connection still open is finished with its state now.
@@ -166,8 +203,30 @@ impl Tracker {
 
     /// Look at an open connection (for step-by-step views such as `explain`).
     pub fn connection(&self, id: u64) -> Option<&Conn> {
-        self.table.table.values().find(|(i, _)| *i == id).map(|(_, c)| c)
+        self.table.table.values().find(|e| e.id == id).map(|e| &e.conn)
     }
+}
+
+/// Zeek `Connection::CheckEncapsulation`: a packet that came in another encapsulation than
+/// the last one is a tunnel change; the first [`MAX_TUNNEL_CHANGES`] add the new innermost
+/// tunnel to `tunnel_parents`, the next one is a weird and an `X` in the history.
+fn check_encapsulation(entry: &mut Entry, stack: Vec<String>) {
+    if entry.stack == stack {
+        return;
+    }
+    if entry.tunnel_changes < MAX_TUNNEL_CHANGES {
+        entry.tunnel_changes += 1;
+        if let Some(uid) = stack.last() {
+            let parents = entry.conn.tunnel_parents();
+            if !parents.contains(uid) {
+                parents.push(uid.clone());
+            }
+        }
+    } else if !entry.changes_exceeded {
+        entry.changes_exceeded = true;
+        entry.conn.history().add(b'X', true);
+    }
+    entry.stack = stack;
 }
 
 fn to_record(id: u64, c: Conn) -> ConnectionRecord {

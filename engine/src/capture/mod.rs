@@ -61,7 +61,9 @@ pub enum CaptureError {
 impl fmt::Display for CaptureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CaptureError::NotACapture(_) => f.write_str("not a capture file (neither pcap nor pcapng)"),
+            CaptureError::NotACapture(_) => {
+                f.write_str("not a capture file (neither pcap nor pcapng)")
+            }
             CaptureError::Empty => f.write_str("empty file (0 bytes), not a capture"),
             CaptureError::Damaged { .. } => f.write_str("damaged or corrupt capture file"),
             CaptureError::Io(e) => write!(f, "cannot read the capture: {e}"),
@@ -102,7 +104,13 @@ pub struct Truncation {
 /// Outcome of a framing step below the public API.
 pub(crate) enum Step {
     /// A packet: (range in the buffer, ts_ns, linktype, orig_len).
-    Packet { start: usize, end: usize, ts_ns: i64, linktype: u32, orig_len: u32 },
+    Packet {
+        start: usize,
+        end: usize,
+        ts_ns: i64,
+        linktype: u32,
+        orig_len: u32,
+    },
     /// A non-packet record was consumed; go on.
     Continue,
     /// Clean end of the data.
@@ -126,7 +134,14 @@ pub(crate) struct Buf {
 
 impl Buf {
     fn new(reader: Box<dyn Read + Send>) -> Self {
-        Buf { data: vec![0; BUF_LEN], start: 0, end: 0, eof: false, reader, read_error: None }
+        Buf {
+            data: vec![0; BUF_LEN],
+            start: 0,
+            end: 0,
+            eof: false,
+            reader,
+            read_error: None,
+        }
     }
 
     pub(crate) fn avail(&self) -> &[u8] {
@@ -220,7 +235,8 @@ pub struct CaptureReader {
 impl CaptureReader {
     /// Open a capture file (pcap or pcapng, optionally gzip or zstd compressed).
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
-        let file = std::fs::File::open(path).map_err(|e| CaptureError::Io(format!("{}: {e}", path.display())))?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| CaptureError::Io(format!("{}: {e}", path.display())))?;
         Self::from_reader(Box::new(file))
     }
 
@@ -230,7 +246,10 @@ impl CaptureReader {
         let mut buf = Buf::new(reader);
         if !buf.ensure(1) {
             if let Some(e) = buf.read_error.take() {
-                return Err(CaptureError::Damaged { after_frame: 0, detail: e });
+                return Err(CaptureError::Damaged {
+                    after_frame: 0,
+                    detail: e,
+                });
             }
             return Err(CaptureError::Empty);
         }
@@ -241,13 +260,22 @@ impl CaptureReader {
         } else if magic.len() >= 4 && pcap::is_magic(&magic[..4]) {
             Format::Pcap
         } else {
-            return Err(CaptureError::NotACapture("no pcap or pcapng magic number".into()));
+            return Err(CaptureError::NotACapture(
+                "no pcap or pcapng magic number".into(),
+            ));
         };
         let parser = match format {
             Format::Pcap => Parser::Pcap(pcap::PcapState::read_header(&mut buf)?),
             Format::PcapNg => Parser::PcapNg(pcapng::PcapNgState::new(&mut buf)?),
         };
-        Ok(CaptureReader { buf, parser, frames: 0, truncation: None, done: false, counter })
+        Ok(CaptureReader {
+            buf,
+            parser,
+            frames: 0,
+            truncation: None,
+            done: false,
+            counter,
+        })
     }
 
     pub fn format(&self) -> Format {
@@ -271,7 +299,13 @@ impl CaptureReader {
             };
             match step {
                 Step::Continue => continue,
-                Step::Packet { start, end, ts_ns, linktype, orig_len } => {
+                Step::Packet {
+                    start,
+                    end,
+                    ts_ns,
+                    linktype,
+                    orig_len,
+                } => {
                     self.frames += 1;
                     return Ok(Some(Frame {
                         number: self.frames,
@@ -303,11 +337,22 @@ impl CaptureReader {
         }
     }
 
-    fn damaged(&mut self, cut_short: bool, detail: String) -> Result<Option<Frame<'_>>, CaptureError> {
+    fn damaged(
+        &mut self,
+        cut_short: bool,
+        detail: String,
+    ) -> Result<Option<Frame<'_>>, CaptureError> {
         if self.frames == 0 && !cut_short {
-            return Err(CaptureError::Damaged { after_frame: 0, detail });
+            return Err(CaptureError::Damaged {
+                after_frame: 0,
+                detail,
+            });
         }
-        self.truncation = Some(Truncation { after_frame: self.frames, cut_short, detail });
+        self.truncation = Some(Truncation {
+            after_frame: self.frames,
+            cut_short,
+            detail,
+        });
         Ok(None)
     }
 

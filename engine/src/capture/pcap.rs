@@ -30,21 +30,35 @@ pub(crate) struct PcapState {
 impl PcapState {
     pub(crate) fn read_header(buf: &mut Buf) -> Result<Self, CaptureError> {
         if !buf.ensure(HEADER_LEN) {
-            return Err(CaptureError::Damaged { after_frame: 0, detail: "pcap file header cut short".into() });
+            return Err(CaptureError::Damaged {
+                after_frame: 0,
+                detail: "pcap file header cut short".into(),
+            });
         }
         let (_, hdr) = parse_pcap_header(buf.avail())
             .map_err(|e| CaptureError::NotACapture(format!("pcap header: {e:?}")))?;
         let big_endian = hdr.is_bigendian();
-        let units = if hdr.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
+        let units = if hdr.is_nanosecond_precision() {
+            1_000_000_000
+        } else {
+            1_000_000
+        };
         let record_header_len = if hdr.is_modified_format() { 24 } else { 16 };
-        // The upper 16 bits of the link type field may carry FCS information (pcap spec §8).
-        let linktype = (hdr.network.0 as u32) & 0x0fff_ffff;
+        // The upper bits of the link type field may carry FCS information (pcap spec §8).
+        let linktype = (hdr.network.0 as u32) & 0xffff;
         buf.consume(HEADER_LEN);
-        Ok(PcapState { big_endian, units, record_header_len, linktype: linktype & 0xffff })
+        Ok(PcapState {
+            big_endian,
+            units,
+            record_header_len,
+            linktype,
+        })
     }
 
     fn u32_at(&self, b: &[u8], off: usize) -> u32 {
-        let Some(s) = b.get(off..off + 4) else { return 0 };
+        let Some(s) = b.get(off..off + 4) else {
+            return 0;
+        };
         let a = [s[0], s[1], s[2], s[3]];
         if self.big_endian {
             u32::from_be_bytes(a)
@@ -67,7 +81,9 @@ impl PcapState {
         let caplen = self.u32_at(h, 8) as usize;
         let orig_len = self.u32_at(h, 12);
         if caplen > MAX_RECORD_LEN {
-            return Step::Damage(format!("packet record with captured length {caplen} > {MAX_RECORD_LEN}"));
+            return Step::Damage(format!(
+                "packet record with captured length {caplen} > {MAX_RECORD_LEN}"
+            ));
         }
         if !buf.ensure(hl + caplen) {
             return Step::Cut("cut short in the middle of a packet".into());

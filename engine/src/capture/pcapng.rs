@@ -4,13 +4,15 @@
 //! Packet Block. Frames are counted over all three.
 
 use pcap_parser::pcapng::{
-    parse_enhancedpacketblock_be, parse_enhancedpacketblock_le,
-    parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le, parse_simplepacketblock_be,
-    parse_simplepacketblock_le,
+    parse_enhancedpacketblock_be, parse_enhancedpacketblock_le, parse_interfacedescriptionblock_be,
+    parse_interfacedescriptionblock_le, parse_simplepacketblock_be, parse_simplepacketblock_le,
 };
 use pcap_parser::OptionCode;
 
-use super::{ts_to_ns, Buf, CaptureError, Step, MAX_HEADER_BLOCK_LEN, MAX_OPTIONS_LEN, MAX_RECORD_LEN, MAX_SKIPPED_BLOCK_LEN};
+use super::{
+    ts_to_ns, Buf, CaptureError, Step, MAX_HEADER_BLOCK_LEN, MAX_OPTIONS_LEN, MAX_RECORD_LEN,
+    MAX_SKIPPED_BLOCK_LEN,
+};
 
 const SHB_TYPE: u32 = 0x0a0d_0d0a;
 const IDB_TYPE: u32 = 1;
@@ -72,18 +74,29 @@ fn ts_resolution(v: u8) -> Option<u64> {
     if v & 0x80 == 0 {
         10u64.checked_pow(v as u32)
     } else {
-        1u64.checked_shl((v & 0x7f) as u32).filter(|_| v & 0x7f < 64)
+        1u64.checked_shl((v & 0x7f) as u32)
+            .filter(|_| v & 0x7f < 64)
     }
 }
 
 impl PcapNgState {
     pub(crate) fn new(buf: &mut Buf) -> Result<Self, CaptureError> {
-        let mut st = PcapNgState { big_endian: false, interfaces: Vec::new(), last_ts_ns: 0 };
+        let mut st = PcapNgState {
+            big_endian: false,
+            interfaces: Vec::new(),
+            last_ts_ns: 0,
+        };
         // The first block must be a readable section header.
         match st.section_header(buf) {
             Step::Continue => Ok(st),
-            Step::Cut(d) | Step::Damage(d) => Err(CaptureError::Damaged { after_frame: 0, detail: d }),
-            _ => Err(CaptureError::Damaged { after_frame: 0, detail: "pcapng section header".into() }),
+            Step::Cut(d) | Step::Damage(d) => Err(CaptureError::Damaged {
+                after_frame: 0,
+                detail: d,
+            }),
+            _ => Err(CaptureError::Damaged {
+                after_frame: 0,
+                detail: "pcapng section header".into(),
+            }),
         }
     }
 
@@ -98,7 +111,7 @@ impl PcapNgState {
             _ => return Step::Damage("pcapng section header with a bad byte-order magic".into()),
         };
         let len = rd32(b, 4, be) as usize;
-        if !(28..=MAX_HEADER_BLOCK_LEN).contains(&len) || len % 4 != 0 {
+        if !(28..=MAX_HEADER_BLOCK_LEN).contains(&len) || !len.is_multiple_of(4) {
             return Step::Damage(format!("pcapng section header with bad length {len}"));
         }
         if !buf.ensure(len) {
@@ -109,7 +122,10 @@ impl PcapNgState {
             return Step::Damage("pcapng section header: trailing length differs".into());
         }
         if rd16(b, 12, be) != 1 {
-            return Step::Damage(format!("pcapng section version {} not supported", rd16(b, 12, be)));
+            return Step::Damage(format!(
+                "pcapng section version {} not supported",
+                rd16(b, 12, be)
+            ));
         }
         self.big_endian = be;
         self.interfaces.clear();
@@ -132,20 +148,30 @@ impl PcapNgState {
         }
         let btype = rd32(b, 0, be);
         let len = rd32(b, 4, be) as usize;
-        if len < 12 || len % 4 != 0 {
-            return Step::Damage(format!("pcapng block of type {btype:#x} with bad length {len}"));
+        if len < 12 || !len.is_multiple_of(4) {
+            return Step::Damage(format!(
+                "pcapng block of type {btype:#x} with bad length {len}"
+            ));
         }
         match btype {
             IDB_TYPE | PB_TYPE | SPB_TYPE | EPB_TYPE => {
-                let max = if btype == IDB_TYPE { MAX_HEADER_BLOCK_LEN } else { MAX_PACKET_BLOCK_LEN };
+                let max = if btype == IDB_TYPE {
+                    MAX_HEADER_BLOCK_LEN
+                } else {
+                    MAX_PACKET_BLOCK_LEN
+                };
                 if len > max {
-                    return Step::Damage(format!("pcapng block of type {btype:#x} with absurd length {len}"));
+                    return Step::Damage(format!(
+                        "pcapng block of type {btype:#x} with absurd length {len}"
+                    ));
                 }
                 if !buf.ensure(len) {
                     return Step::Cut("cut short in the middle of a packet".into());
                 }
                 if rd32(buf.avail(), len - 4, be) as usize != len {
-                    return Step::Damage(format!("pcapng block of type {btype:#x}: trailing length differs"));
+                    return Step::Damage(format!(
+                        "pcapng block of type {btype:#x}: trailing length differs"
+                    ));
                 }
                 match btype {
                     IDB_TYPE => self.interface(buf, len),
@@ -156,13 +182,17 @@ impl PcapNgState {
             }
             _ => {
                 if len as u64 > MAX_SKIPPED_BLOCK_LEN {
-                    return Step::Damage(format!("pcapng block of type {btype:#x} with absurd length {len}"));
+                    return Step::Damage(format!(
+                        "pcapng block of type {btype:#x} with absurd length {len}"
+                    ));
                 }
                 if !buf.skip(len as u64 - 4) || !buf.ensure(4) {
                     return Step::Cut("cut short in the middle of a block".into());
                 }
                 if rd32(buf.avail(), 0, be) as usize != len {
-                    return Step::Damage(format!("pcapng block of type {btype:#x}: trailing length differs"));
+                    return Step::Damage(format!(
+                        "pcapng block of type {btype:#x}: trailing length differs"
+                    ));
                 }
                 buf.consume(4);
                 Step::Continue
@@ -173,7 +203,11 @@ impl PcapNgState {
     fn interface(&mut self, buf: &mut Buf, len: usize) -> Step {
         let be = self.big_endian;
         let b = buf.avail().get(..len).unwrap_or(&[]);
-        let parsed = if be { parse_interfacedescriptionblock_be(b) } else { parse_interfacedescriptionblock_le(b) };
+        let parsed = if be {
+            parse_interfacedescriptionblock_be(b)
+        } else {
+            parse_interfacedescriptionblock_le(b)
+        };
         let Ok((_, idb)) = parsed else {
             return Step::Damage("pcapng interface description block unreadable".into());
         };
@@ -184,13 +218,21 @@ impl PcapNgState {
                 if let Some(&r) = opt.value.first() {
                     match ts_resolution(r) {
                         Some(u) if u > 0 => units = u as i128,
-                        _ => return Step::Damage(format!("pcapng interface with bad if_tsresol {r:#x}")),
+                        _ => {
+                            return Step::Damage(format!(
+                                "pcapng interface with bad if_tsresol {r:#x}"
+                            ))
+                        }
                     }
                 }
             } else if opt.code == OptionCode::IfTsoffset {
                 if let Some(v) = opt.value.get(..8) {
                     let a = [v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]];
-                    offset_s = if be { i64::from_be_bytes(a) } else { i64::from_le_bytes(a) };
+                    offset_s = if be {
+                        i64::from_be_bytes(a)
+                    } else {
+                        i64::from_le_bytes(a)
+                    };
                 }
             }
         }
@@ -208,19 +250,33 @@ impl PcapNgState {
     }
 
     fn ts(&mut self, iface: usize, high: u32, low: u32) -> i64 {
-        let Some(i) = self.interfaces.get(iface) else { return self.last_ts_ns };
+        let Some(i) = self.interfaces.get(iface) else {
+            return self.last_ts_ns;
+        };
         let raw = ((high as u64) << 32 | low as u64) as i128;
         let ns = ts_to_ns(raw / i.units + i.offset_s as i128, raw % i.units, i.units);
         self.last_ts_ns = ns;
         ns
     }
 
-    fn packet(&mut self, buf: &mut Buf, len: usize, data_off: usize, caplen: usize, iface: usize, ts_ns: i64, orig_len: u32) -> Step {
+    #[allow(clippy::too_many_arguments)]
+    fn packet(
+        &mut self,
+        buf: &mut Buf,
+        len: usize,
+        data_off: usize,
+        caplen: usize,
+        iface: usize,
+        ts_ns: i64,
+        orig_len: u32,
+    ) -> Step {
         let Some(i) = self.interfaces.get(iface) else {
             return Step::Damage(format!("pcapng packet on undefined interface {iface}"));
         };
         if caplen > MAX_RECORD_LEN {
-            return Step::Damage(format!("pcapng packet with captured length {caplen} > {MAX_RECORD_LEN}"));
+            return Step::Damage(format!(
+                "pcapng packet with captured length {caplen} > {MAX_RECORD_LEN}"
+            ));
         }
         if data_off + caplen > len - 4 {
             return Step::Damage("pcapng packet data overruns its block".into());
@@ -228,17 +284,33 @@ impl PcapNgState {
         let start = buf.start() + data_off;
         let linktype = i.linktype;
         buf.consume(len);
-        Step::Packet { start, end: start + caplen, ts_ns, linktype, orig_len }
+        Step::Packet {
+            start,
+            end: start + caplen,
+            ts_ns,
+            linktype,
+            orig_len,
+        }
     }
 
     fn enhanced_packet(&mut self, buf: &mut Buf, len: usize) -> Step {
         let be = self.big_endian;
         let b = buf.avail().get(..len).unwrap_or(&[]);
-        let parsed = if be { parse_enhancedpacketblock_be(b) } else { parse_enhancedpacketblock_le(b) };
+        let parsed = if be {
+            parse_enhancedpacketblock_be(b)
+        } else {
+            parse_enhancedpacketblock_le(b)
+        };
         let Ok((_, epb)) = parsed else {
             return Step::Damage("pcapng enhanced packet block unreadable".into());
         };
-        let (iface, high, low, caplen, orig) = (epb.if_id as usize, epb.ts_high, epb.ts_low, epb.caplen as usize, epb.origlen);
+        let (iface, high, low, caplen, orig) = (
+            epb.if_id as usize,
+            epb.ts_high,
+            epb.ts_low,
+            epb.caplen as usize,
+            epb.origlen,
+        );
         if self.interfaces.get(iface).is_none() {
             return Step::Damage(format!("pcapng packet on undefined interface {iface}"));
         }
@@ -249,7 +321,11 @@ impl PcapNgState {
     fn simple_packet(&mut self, buf: &mut Buf, len: usize) -> Step {
         let be = self.big_endian;
         let b = buf.avail().get(..len).unwrap_or(&[]);
-        let parsed = if be { parse_simplepacketblock_be(b) } else { parse_simplepacketblock_le(b) };
+        let parsed = if be {
+            parse_simplepacketblock_be(b)
+        } else {
+            parse_simplepacketblock_le(b)
+        };
         let Ok((_, spb)) = parsed else {
             return Step::Damage("pcapng simple packet block unreadable".into());
         };

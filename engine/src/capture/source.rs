@@ -35,9 +35,17 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// The decompressed stream, and the counter of raw bytes read.
-pub(crate) fn open(r: Box<dyn Read + Send>) -> Result<(Box<dyn Read + Send>, Counter), CaptureError> {
+pub(crate) fn open(
+    r: Box<dyn Read + Send>,
+) -> Result<(Box<dyn Read + Send>, Counter), CaptureError> {
     let counter = Counter::default();
-    let mut raw = BufReader::with_capacity(RAW_BUF_LEN, Counting { inner: r, counter: counter.clone() });
+    let mut raw = BufReader::with_capacity(
+        RAW_BUF_LEN,
+        Counting {
+            inner: r,
+            counter: counter.clone(),
+        },
+    );
     let head = loop {
         match raw.fill_buf() {
             Ok(b) => break b.to_vec(),
@@ -48,8 +56,11 @@ pub(crate) fn open(r: Box<dyn Read + Send>) -> Result<(Box<dyn Read + Send>, Cou
     let reader: Box<dyn Read + Send> = if head.starts_with(&GZIP_MAGIC) {
         Box::new(flate2::bufread::MultiGzDecoder::new(raw))
     } else if head.starts_with(&ZSTD_MAGIC) {
-        let dec = zstd::stream::read::Decoder::with_buffer(raw)
-            .map_err(|e| CaptureError::Damaged { after_frame: 0, detail: format!("zstd: {e}") })?;
+        let dec =
+            zstd::stream::read::Decoder::with_buffer(raw).map_err(|e| CaptureError::Damaged {
+                after_frame: 0,
+                detail: format!("zstd: {e}"),
+            })?;
         Box::new(dec)
     } else {
         Box::new(raw)

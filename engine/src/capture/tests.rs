@@ -9,7 +9,9 @@ fn reader(bytes: Vec<u8>) -> Result<CaptureReader, CaptureError> {
 
 fn pcap_header(magic: u32, be: bool, linktype: u32) -> Vec<u8> {
     let mut v = Vec::new();
-    let w32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() });
+    let w32 = |v: &mut Vec<u8>, x: u32| {
+        v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() })
+    };
     w32(&mut v, magic);
     v.extend_from_slice(&if be { [0, 2, 0, 4] } else { [2, 0, 4, 0] });
     w32(&mut v, 0);
@@ -85,16 +87,27 @@ fn pcap_damage_before_any_frame_is_damaged() {
     let mut v = pcap_header(0xa1b2c3d4, false, 1);
     v.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
     let mut r = reader(v).unwrap();
-    assert!(matches!(r.next_frame(), Err(CaptureError::Damaged { after_frame: 0, .. })));
+    assert!(matches!(
+        r.next_frame(),
+        Err(CaptureError::Damaged { after_frame: 0, .. })
+    ));
 }
 
 #[test]
 fn empty_and_not_a_capture() {
     assert_eq!(reader(vec![]).err(), Some(CaptureError::Empty));
-    let e = reader(b"This is not a packet capture.\n".to_vec()).err().unwrap();
+    let e = reader(b"This is not a packet capture.\n".to_vec())
+        .err()
+        .unwrap();
     assert!(matches!(e, CaptureError::NotACapture(_)));
-    assert_eq!(e.to_string(), "not a capture file (neither pcap nor pcapng)");
-    assert_eq!(CaptureError::Empty.to_string(), "empty file (0 bytes), not a capture");
+    assert_eq!(
+        e.to_string(),
+        "not a capture file (neither pcap nor pcapng)"
+    );
+    assert_eq!(
+        CaptureError::Empty.to_string(),
+        "empty file (0 bytes), not a capture"
+    );
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -138,7 +151,7 @@ fn gzip_cut_short_reads_up_to_the_cut() {
 fn block(be: bool, btype: u32, body: &[u8]) -> Vec<u8> {
     let w = |x: u32| if be { x.to_be_bytes() } else { x.to_le_bytes() };
     let mut body = body.to_vec();
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     let len = 12 + body.len() as u32;
@@ -152,7 +165,11 @@ fn block(be: bool, btype: u32, body: &[u8]) -> Vec<u8> {
 
 fn shb(be: bool) -> Vec<u8> {
     let mut b = Vec::new();
-    b.extend_from_slice(&if be { 0x1a2b3c4du32.to_be_bytes() } else { 0x1a2b3c4du32.to_le_bytes() });
+    b.extend_from_slice(&if be {
+        0x1a2b3c4du32.to_be_bytes()
+    } else {
+        0x1a2b3c4du32.to_le_bytes()
+    });
     b.extend_from_slice(&if be { [0, 1, 0, 0] } else { [1, 0, 0, 0] });
     b.extend_from_slice(&[0xff; 8]);
     block(be, 0x0a0d0d0a, &b)
@@ -163,12 +180,16 @@ fn idb(be: bool, linktype: u16, snaplen: u32, opts: &[(u16, Vec<u8>)]) -> Vec<u8
     let mut b = Vec::new();
     b.extend_from_slice(&w16(linktype));
     b.extend_from_slice(&[0, 0]);
-    b.extend_from_slice(&if be { snaplen.to_be_bytes() } else { snaplen.to_le_bytes() });
+    b.extend_from_slice(&if be {
+        snaplen.to_be_bytes()
+    } else {
+        snaplen.to_le_bytes()
+    });
     for (code, val) in opts {
         b.extend_from_slice(&w16(*code));
         b.extend_from_slice(&w16(val.len() as u16));
         b.extend_from_slice(val);
-        while b.len() % 4 != 0 {
+        while !b.len().is_multiple_of(4) {
             b.push(0);
         }
     }
@@ -193,7 +214,12 @@ fn pcapng_interfaces_resolutions_and_offsets() {
     let mut v = shb(false);
     v.extend(idb(false, 1, 0, &[]));
     // nanoseconds (10^-9) and an offset of 100 s
-    v.extend(idb(false, 113, 0, &[(9, vec![9]), (14, 100i64.to_le_bytes().to_vec())]));
+    v.extend(idb(
+        false,
+        113,
+        0,
+        &[(9, vec![9]), (14, 100i64.to_le_bytes().to_vec())],
+    ));
     // 2^-10 seconds
     v.extend(idb(false, 101, 0, &[(9, vec![0x80 | 10])]));
     v.extend(epb(false, 0, 1_500_000, b"aa", 2));
@@ -221,8 +247,14 @@ fn pcapng_big_endian_section_then_little_endian_section() {
     let mut r = reader(v).unwrap();
     let f = all(&mut r);
     assert_eq!(f.len(), 2);
-    assert_eq!((f[0].0, f[0].1, f[0].2, f[0].3.as_slice()), (1, 3_000_000_000, 1, &b"be"[..]));
-    assert_eq!((f[1].0, f[1].1, f[1].2, f[1].3.as_slice()), (2, 4_000_000_000, 276, &b"le"[..]));
+    assert_eq!(
+        (f[0].0, f[0].1, f[0].2, f[0].3.as_slice()),
+        (1, 3_000_000_000, 1, &b"be"[..])
+    );
+    assert_eq!(
+        (f[1].0, f[1].1, f[1].2, f[1].3.as_slice()),
+        (2, 4_000_000_000, 276, &b"le"[..])
+    );
 }
 
 #[test]
@@ -236,7 +268,10 @@ fn pcapng_simple_packet_block_uses_interface_0_and_snaplen() {
     let mut r = reader(v).unwrap();
     let f = all(&mut r);
     assert_eq!(f.len(), 2);
-    assert_eq!((f[1].0, f[1].1, f[1].3.as_slice(), f[1].4), (2, 7_000_000_000, &b"0123"[..], 10));
+    assert_eq!(
+        (f[1].0, f[1].1, f[1].3.as_slice(), f[1].4),
+        (2, 7_000_000_000, &b"0123"[..], 10)
+    );
 }
 
 #[test]

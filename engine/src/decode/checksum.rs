@@ -39,7 +39,11 @@ pub(crate) fn pseudo(src: IpAddr, dst: IpAddr, proto: u8, len: usize) -> u64 {
                 IpAddr::V4(v) => v.to_ipv6_mapped().octets(),
                 IpAddr::V6(v) => v.octets(),
             };
-            sum(&o(src), 0) + sum(&o(dst), 0) + (len as u64 >> 16) + (len as u64 & 0xffff) + proto as u64
+            sum(&o(src), 0)
+                + sum(&o(dst), 0)
+                + (len as u64 >> 16)
+                + (len as u64 & 0xffff)
+                + proto as u64
         }
     }
 }

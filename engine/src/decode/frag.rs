@@ -71,7 +71,11 @@ impl Fragments {
             return None;
         }
         if !self.map.contains_key(&key) && self.map.len() >= MAX_FRAG_IN_FLIGHT {
-            let oldest = self.map.iter().min_by_key(|(_, r)| r.first_ts).map(|(k, _)| *k);
+            let oldest = self
+                .map
+                .iter()
+                .min_by_key(|(_, r)| r.first_ts)
+                .map(|(k, _)| *k);
             if let Some(k) = oldest {
                 self.map.remove(&k);
             }
@@ -100,14 +104,19 @@ impl Fragments {
         }
         let mut r = self.map.remove(&key)?;
         r.data.truncate(hi);
-        Some(Datagram { hdr_len: r.hdr_len, next_proto: r.next_proto, payload: r.data })
+        Some(Datagram {
+            hdr_len: r.hdr_len,
+            next_proto: r.next_proto,
+            payload: r.data,
+        })
     }
 
     fn expire(&mut self, now: i64) {
         if self.map.is_empty() || now < self.next_sweep {
             return;
         }
-        self.map.retain(|_, r| now.saturating_sub(r.first_ts) <= FRAG_TIMEOUT_NS);
+        self.map
+            .retain(|_, r| now.saturating_sub(r.first_ts) <= FRAG_TIMEOUT_NS);
         self.next_sweep = now.saturating_add(1_000_000_000);
     }
 }
@@ -156,7 +165,10 @@ impl Reassembly {
 }
 
 fn copy(dst: &mut [u8], payload: &[u8], offset: usize, from: usize, to: usize) {
-    if let (Some(d), Some(s)) = (dst.get_mut(from..to), payload.get(from - offset..to - offset)) {
+    if let (Some(d), Some(s)) = (
+        dst.get_mut(from..to),
+        payload.get(from - offset..to - offset),
+    ) {
         d.copy_from_slice(s);
     }
 }

@@ -5,7 +5,9 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::checksum;
-use super::{owned, DecodeError, Decoder, Meta, Packet, Transport, Tunnel, TunnelKind, MAX_TUNNEL_DEPTH};
+use super::{
+    owned, DecodeError, Decoder, Meta, Packet, Transport, Tunnel, TunnelKind, MAX_TUNNEL_DEPTH,
+};
 
 pub(crate) const PROTO_ICMP: u8 = 1;
 pub(crate) const PROTO_IPIP: u8 = 4;
@@ -82,7 +84,13 @@ enum Walk {
     /// An upper-layer protocol at this offset.
     Upper(u8, usize),
     /// A Fragment header at this offset (its next header, offset in bytes, MF, id).
-    Fragment { at: usize, next: u8, offset: usize, more: bool, id: u32 },
+    Fragment {
+        at: usize,
+        next: u8,
+        offset: usize,
+        more: bool,
+        id: u32,
+    },
     /// ESP, No Next Header, Mobility, or a header cut short: nothing to decode.
     Stop,
 }
@@ -93,7 +101,9 @@ fn walk_ext(d: &[u8], mut nh: u8, mut off: usize) -> Walk {
     loop {
         match nh {
             0 | 43 | 60 => {
-                let Some(h) = d.get(off..off + 2) else { return Walk::Stop };
+                let Some(h) = d.get(off..off + 2) else {
+                    return Walk::Stop;
+                };
                 let len = (h[1] as usize + 1) * 8;
                 if d.len() < off + len {
                     return Walk::Stop;
@@ -102,7 +112,9 @@ fn walk_ext(d: &[u8], mut nh: u8, mut off: usize) -> Walk {
                 off += len;
             }
             51 => {
-                let Some(h) = d.get(off..off + 2) else { return Walk::Stop };
+                let Some(h) = d.get(off..off + 2) else {
+                    return Walk::Stop;
+                };
                 let len = (h[1] as usize + 2) * 4;
                 if d.len() < off + len {
                     return Walk::Stop;
@@ -111,7 +123,9 @@ fn walk_ext(d: &[u8], mut nh: u8, mut off: usize) -> Walk {
                 off += len;
             }
             44 => {
-                let Some(h) = d.get(off..off + 8) else { return Walk::Stop };
+                let Some(h) = d.get(off..off + 8) else {
+                    return Walk::Stop;
+                };
                 let fo = u16::from_be_bytes([h[2], h[3]]);
                 return Walk::Fragment {
                     at: off,
@@ -161,7 +175,13 @@ impl Decoder {
         let proto = h[9];
         let ff = be16(h, 6);
         let (more, offset) = (ff & 0x2000 != 0, (ff & 0x1fff) as usize * 8);
-        let l3 = L3 { src, dst, version: 4, ip_len: total as u32, hdr_bad };
+        let l3 = L3 {
+            src,
+            dst,
+            version: 4,
+            ip_len: total as u32,
+            hdr_bad,
+        };
         if more || offset != 0 {
             if cap.len() < total {
                 // Not fully captured: only the first fragment is of use (Zeek does the same).
@@ -173,10 +193,16 @@ impl Decoder {
                     return Ok(());
                 }
                 let key = (src, dst, be16(h, 4) as u32);
-                let Some(dg) = self.frags.add(key, m.ts_ns, ihl, proto, offset, more, &cap[ihl..]) else {
+                let Some(dg) = self
+                    .frags
+                    .add(key, m.ts_ns, ihl, proto, offset, more, &cap[ihl..])
+                else {
                     return Ok(());
                 };
-                let l3 = L3 { ip_len: (dg.hdr_len + dg.payload.len()) as u32, ..l3 };
+                let l3 = L3 {
+                    ip_len: (dg.hdr_len + dg.payload.len()) as u32,
+                    ..l3
+                };
                 return self.reassembled(m, l3, dg.next_proto, &dg.payload, tun, out);
             }
         }
@@ -204,16 +230,30 @@ impl Decoder {
         let mut t = [0u8; 16];
         t.copy_from_slice(&h[24..40]);
         let (src, dst) = (IpAddr::V6(Ipv6Addr::from(s)), IpAddr::V6(Ipv6Addr::from(t)));
-        let l3 = L3 { src, dst, version: 6, ip_len: total as u32, hdr_bad: false };
+        let l3 = L3 {
+            src,
+            dst,
+            version: 6,
+            ip_len: total as u32,
+            hdr_bad: false,
+        };
         match walk_ext(cap, h[6], 40) {
             Walk::Stop => Ok(()),
             Walk::Upper(p, off) => self.transport(m, l3, p, &cap[off..], total - off, tun, out),
-            Walk::Fragment { at, next, offset, more, id } => {
+            Walk::Fragment {
+                at,
+                next,
+                offset,
+                more,
+                id,
+            } => {
                 let body = at + 8;
                 if !more && offset == 0 {
                     // An atomic fragment (RFC 6946): not really fragmented.
                     return match walk_ext(cap, next, body) {
-                        Walk::Upper(p, off) => self.transport(m, l3, p, &cap[off..], total - off, tun, out),
+                        Walk::Upper(p, off) => {
+                            self.transport(m, l3, p, &cap[off..], total - off, tun, out)
+                        }
                         _ => Ok(()),
                     };
                 }
@@ -222,15 +262,25 @@ impl Decoder {
                         return Ok(());
                     }
                     return match walk_ext(cap, next, body) {
-                        Walk::Upper(p, off) => self.transport(m, l3, p, &cap[off..], total - off, tun, out),
+                        Walk::Upper(p, off) => {
+                            self.transport(m, l3, p, &cap[off..], total - off, tun, out)
+                        }
                         _ => Ok(()),
                     };
                 }
-                let Some(payload) = cap.get(body..) else { return Ok(()) };
-                let Some(dg) = self.frags.add((src, dst, id), m.ts_ns, at, next, offset, more, payload) else {
+                let Some(payload) = cap.get(body..) else {
                     return Ok(());
                 };
-                let l3 = L3 { ip_len: (dg.hdr_len + dg.payload.len()) as u32, ..l3 };
+                let Some(dg) =
+                    self.frags
+                        .add((src, dst, id), m.ts_ns, at, next, offset, more, payload)
+                else {
+                    return Ok(());
+                };
+                let l3 = L3 {
+                    ip_len: (dg.hdr_len + dg.payload.len()) as u32,
+                    ..l3
+                };
                 self.reassembled(m, l3, dg.next_proto, &dg.payload, tun, out)
             }
         }
@@ -314,7 +364,8 @@ impl Decoder {
                 p.payload = Cow::Borrowed(whole.get(doff..).unwrap_or(&[]));
                 p.payload_captured = complete;
                 if m.check && complete && !p.checksum_bad {
-                    p.checksum_bad = !checksum::verifies_with_pseudo(l3.src, l3.dst, PROTO_TCP, whole);
+                    p.checksum_bad =
+                        !checksum::verifies_with_pseudo(l3.src, l3.dst, PROTO_TCP, whole);
                 }
                 out.push(p);
                 Ok(())
@@ -328,7 +379,11 @@ impl Decoder {
                 let ulen = be16(h, 4) as usize;
                 // The UDP length, unless it is impossible (< 8, or beyond the IP payload):
                 // then the IP payload length.
-                let plen = if (8..=l4_len).contains(&ulen) { ulen - 8 } else { l4_len - 8 };
+                let plen = if (8..=l4_len).contains(&ulen) {
+                    ulen - 8
+                } else {
+                    l4_len - 8
+                };
                 let mut p = base(Transport::Udp, sport, dport);
                 p.payload_len = plen as u32;
                 p.payload = Cow::Borrowed(l4.get(8..(8 + plen).min(l4.len())).unwrap_or(&[]));
@@ -339,10 +394,14 @@ impl Decoder {
                         sum != 0
                     } else {
                         // Mandatory over IPv6, except VXLAN's zero checksum (as Zeek).
-                        !(sum == 0 && dport == 4789 && l4_len > 8 + 8 + 14 && whole.get(8).is_some_and(|b| b & 0x08 != 0))
+                        !(sum == 0
+                            && dport == 4789
+                            && l4_len > 8 + 8 + 14
+                            && whole.get(8).is_some_and(|b| b & 0x08 != 0))
                     };
                     if verify {
-                        p.checksum_bad = !checksum::verifies_with_pseudo(l3.src, l3.dst, PROTO_UDP, whole);
+                        p.checksum_bad =
+                            !checksum::verifies_with_pseudo(l3.src, l3.dst, PROTO_UDP, whole);
                     }
                 }
                 let bad = p.checksum_bad;
@@ -385,7 +444,13 @@ impl Decoder {
                     return Ok(());
                 }
                 let mut t = tun.to_vec();
-                t.push(Tunnel { kind: TunnelKind::IpInIp, outer_src: l3.src, outer_dst: l3.dst, outer_sport: 0, outer_dport: 0 });
+                t.push(Tunnel {
+                    kind: TunnelKind::IpInIp,
+                    outer_src: l3.src,
+                    outer_dst: l3.dst,
+                    outer_sport: 0,
+                    outer_dport: 0,
+                });
                 // Zeek hands the inner packet on with what was captured as its wire length.
                 self.ip(m, whole, whole.len(), &t, out)
             }
@@ -393,7 +458,13 @@ impl Decoder {
                 if l3.hdr_bad {
                     return Ok(());
                 }
-                let t = Tunnel { kind: TunnelKind::Gre, outer_src: l3.src, outer_dst: l3.dst, outer_sport: 0, outer_dport: 0 };
+                let t = Tunnel {
+                    kind: TunnelKind::Gre,
+                    outer_src: l3.src,
+                    outer_dst: l3.dst,
+                    outer_sport: 0,
+                    outer_dport: 0,
+                };
                 self.gre(m, t, whole, tun, out)
             }
             _ => Ok(()),

@@ -22,6 +22,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 pub use frag::{FRAG_TIMEOUT_NS, MAX_FRAG_DATAGRAM_LEN, MAX_FRAG_IN_FLIGHT};
+pub use ip::{icmp4_counterpart, icmp6_counterpart};
 pub use packet::*;
 
 use crate::capture::Frame;
@@ -53,7 +54,10 @@ pub mod linktype {
 /// Whether the link type is one `decode` handles (others are `UnsupportedLinkType`).
 pub fn linktype_supported(lt: u32) -> bool {
     use linktype::*;
-    matches!(lt, NULL | ETHERNET | RAW_12 | RAW_14 | RAW | LOOP | LINUX_SLL | IPV4 | IPV6 | LINUX_SLL2)
+    matches!(
+        lt,
+        NULL | ETHERNET | RAW_12 | RAW_14 | RAW | LOOP | LINUX_SLL | IPV4 | IPV6 | LINUX_SLL2
+    )
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,9 +75,14 @@ pub enum DecodeError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecodeError::UnsupportedLinkType(lt) => write!(f, "link type {lt} is not decoded by the native engine"),
+            DecodeError::UnsupportedLinkType(lt) => {
+                write!(f, "link type {lt} is not decoded by the native engine")
+            }
             DecodeError::UnsupportedEncapsulation { frame, what } => {
-                write!(f, "frame {frame}: {what} is not decoded by the native engine")
+                write!(
+                    f,
+                    "frame {frame}: {what} is not decoded by the native engine"
+                )
             }
         }
     }
@@ -97,7 +106,10 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(opts: DecodeOptions) -> Self {
-        Decoder { opts, frags: frag::Fragments::default() }
+        Decoder {
+            opts,
+            frags: frag::Fragments::default(),
+        }
     }
 
     /// Datagrams waiting for more fragments.
@@ -109,8 +121,16 @@ impl Decoder {
     /// the outer UDP datagram (as a normal UDP packet), then the inner packet(s) with
     /// `tunnels` filled (outermost first). Frames that are not IP (ARP, LLDP, STP...) append
     /// nothing. A link type the engine does not decode at all is Err(UnsupportedLinkType).
-    pub fn decode<'a>(&mut self, frame: &Frame<'a>, out: &mut Vec<Packet<'a>>) -> Result<(), DecodeError> {
-        let m = Meta { frame: frame.number, ts_ns: frame.ts_ns, check: self.opts.check_checksums };
+    pub fn decode<'a>(
+        &mut self,
+        frame: &Frame<'a>,
+        out: &mut Vec<Packet<'a>>,
+    ) -> Result<(), DecodeError> {
+        let m = Meta {
+            frame: frame.number,
+            ts_ns: frame.ts_ns,
+            check: self.opts.check_checksums,
+        };
         // Bytes on the wire from here on (never less than what was captured).
         let wire = (frame.orig_len as usize).max(frame.data.len());
         self.link(m, frame.linktype, frame.data, wire, &[], out)
@@ -134,7 +154,11 @@ impl Decoder {
                 let be = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
                 // AF_INET is 2 everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD),
                 // 30 (macOS). The value is in host order (NULL) or network order (LOOP).
-                let af = if matches!(le, 2 | 24 | 28 | 30) { le } else { be };
+                let af = if matches!(le, 2 | 24 | 28 | 30) {
+                    le
+                } else {
+                    be
+                };
                 match af {
                     2 | 24 | 28 | 30 => self.ip(m, &d[4..], wire.saturating_sub(4), tun, out),
                     _ => Ok(()),

@@ -20,7 +20,10 @@ pub const AYIYA_PORT: u16 = 5072;
 pub const GRE_UDP_PORT: u16 = 4754;
 
 fn is_tunnel_port(p: u16) -> bool {
-    matches!(p, VXLAN_PORT | GENEVE_PORT | GTPU_PORT | GTPC_PORT | TEREDO_PORT | AYIYA_PORT | GRE_UDP_PORT)
+    matches!(
+        p,
+        VXLAN_PORT | GENEVE_PORT | GTPU_PORT | GTPC_PORT | TEREDO_PORT | AYIYA_PORT | GRE_UDP_PORT
+    )
 }
 
 fn be16(d: &[u8], off: usize) -> u16 {
@@ -48,7 +51,9 @@ pub(crate) fn teredo_detect(d: &[u8]) -> bool {
     }
     // ^[\x60-\x6f].{7}\x20\x01\x00\x00.{28} | ^[\x60-\x6f].{23}\x20\x01\x00\x00.{12}
     let prefix = [0x20, 0x01, 0x00, 0x00];
-    if (0x60..=0x6f).contains(&d[0]) && (d.get(8..12) == Some(&prefix[..]) || d.get(24..28) == Some(&prefix[..])) {
+    if (0x60..=0x6f).contains(&d[0])
+        && (d.get(8..12) == Some(&prefix[..]) || d.get(24..28) == Some(&prefix[..]))
+    {
         return true;
     }
     let mut d = d;
@@ -208,7 +213,9 @@ impl Decoder {
             }
             _ => (0, false),
         };
-        let Some(inner) = d.get(gre_len + skip..) else { return Ok(()) };
+        let Some(inner) = d.get(gre_len + skip..) else {
+            return Ok(());
+        };
         if ether {
             self.ethernet(m, inner, inner.len(), &t2, out)
         } else {
@@ -243,7 +250,13 @@ impl Decoder {
         if tun.len() >= MAX_TUNNEL_DEPTH {
             return Ok(());
         }
-        let mk = |kind| Tunnel { kind, outer_src: l3.src, outer_dst: l3.dst, outer_sport: sport, outer_dport: dport };
+        let mk = |kind| Tunnel {
+            kind,
+            outer_src: l3.src,
+            outer_dst: l3.dst,
+            outer_sport: sport,
+            outer_dport: dport,
+        };
         let push = |kind| {
             let mut t = tun.to_vec();
             t.push(mk(kind));
@@ -262,7 +275,9 @@ impl Decoder {
                     return Ok(());
                 }
                 let hdr = 8 + (d[0] & 0x3f) as usize * 4;
-                let Some(inner) = d.get(hdr..).filter(|i| !i.is_empty()) else { return Ok(()) };
+                let Some(inner) = d.get(hdr..).filter(|i| !i.is_empty()) else {
+                    return Ok(());
+                };
                 let t = push(TunnelKind::Geneve);
                 match be16(d, 2) {
                     0x6558 => self.ethernet(m, inner, inner.len(), &t, out),
@@ -271,7 +286,9 @@ impl Decoder {
                 }
             }
             GTPU_PORT | GTPC_PORT => {
-                let Some(inner) = gtp_inner(d) else { return Ok(()) };
+                let Some(inner) = gtp_inner(d) else {
+                    return Ok(());
+                };
                 if tun.last().is_some_and(|t| t.kind == TunnelKind::GtpU) {
                     // GTP is never tunnelled in GTP (Zeek: "GTP-in-GTP" violation).
                     return Ok(());
@@ -279,7 +296,9 @@ impl Decoder {
                 self.ip(m, inner, inner.len(), &push(TunnelKind::GtpU), out)
             }
             TEREDO_PORT => {
-                let Some(inner) = teredo_inner(d) else { return Ok(()) };
+                let Some(inner) = teredo_inner(d) else {
+                    return Ok(());
+                };
                 self.ipv6(m, inner, inner.len(), &push(TunnelKind::Teredo), out)
             }
             AYIYA_PORT => {

@@ -16,7 +16,10 @@ pub struct Scaled {
 
 impl Default for Scaled {
     fn default() -> Self {
-        Scaled { count: 0, threshold: 1 }
+        Scaled {
+            count: 0,
+            threshold: 1,
+        }
     }
 }
 
@@ -69,7 +72,11 @@ impl HistoryLog {
     }
 
     pub fn add(&mut self, letter: u8, is_orig: bool) {
-        self.letters.push(if is_orig { letter.to_ascii_uppercase() } else { letter.to_ascii_lowercase() });
+        self.letters.push(if is_orig {
+            letter.to_ascii_uppercase()
+        } else {
+            letter.to_ascii_lowercase()
+        });
     }
 
     /// Roles flipped: swap the case of what is there and mark it with `^`.
@@ -78,7 +85,11 @@ impl HistoryLog {
         out.push(b'^');
         for &c in &self.letters {
             if c != b'^' {
-                out.push(if c.is_ascii_uppercase() { c.to_ascii_lowercase() } else { c.to_ascii_uppercase() });
+                out.push(if c.is_ascii_uppercase() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                });
             }
         }
         self.letters = out;
@@ -97,15 +108,14 @@ impl HistoryLog {
 /// (a connection whose first packet is not a SYN). Zeek fills this set from the analyzers
 /// its scripts load; this is the set of well-known service ports those analyzers register.
 pub const LIKELY_SERVER_PORTS_TCP: &[u16] = &[
-    20, 21, 22, 23, 25, 53, 79, 80, 81, 88, 102, 110, 111, 135, 139, 143, 179, 389, 443, 445,
-    465, 502, 512, 513, 514, 515, 563, 585, 587, 593, 614, 631, 636, 989, 990, 992, 993, 995,
-    1080, 1433, 1521, 1723, 1883, 2049, 2404, 3128, 3306, 3389, 5060, 5061, 5222, 5223, 5269,
-    5432, 5672, 5900, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8081, 8443, 8888, 9200, 11211,
-    20000, 27017,
+    20, 21, 22, 23, 25, 53, 79, 80, 81, 88, 102, 110, 111, 135, 139, 143, 179, 389, 443, 445, 465,
+    502, 512, 513, 514, 515, 563, 585, 587, 593, 614, 631, 636, 989, 990, 992, 993, 995, 1080,
+    1433, 1521, 1723, 1883, 2049, 2404, 3128, 3306, 3389, 5060, 5061, 5222, 5223, 5269, 5432, 5672,
+    5900, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8081, 8443, 8888, 9200, 11211, 20000, 27017,
 ];
 pub const LIKELY_SERVER_PORTS_UDP: &[u16] = &[
     53, 67, 69, 88, 111, 123, 137, 138, 161, 162, 443, 500, 514, 1194, 1812, 1813, 2123, 2152,
-    3478, 4500, 4789, 5060, 5353, 5355, 6081, 11211,
+    3478, 3544, 4500, 4789, 5060, 5072, 5353, 5355, 6081, 11211,
 ];
 
 #[cfg(test)]
@@ -134,5 +144,4 @@ mod tests {
         h.flip();
         assert_eq!(h.as_string(), "^ShD");
     }
-
 }

@@ -108,8 +108,11 @@ pub fn make_uid(proto: &str, ts_ns: i64, a: IpAddr, pa: u16, b: IpAddr, pb: u16)
     let mut digest = [0u8; 13];
     let mut h = Blake2bVar::new(13).expect("13 is a valid BLAKE2b output size");
     h.update(text.as_bytes());
-    h.finalize_variable(&mut digest).expect("buffer has the output size");
-    let mut n = digest.iter().fold(0u128, |acc, &x| (acc << 8) | u128::from(x));
+    h.finalize_variable(&mut digest)
+        .expect("buffer has the output size");
+    let mut n = digest
+        .iter()
+        .fold(0u128, |acc, &x| (acc << 8) | u128::from(x));
     let mut out = String::with_capacity(18);
     out.push('C');
     for _ in 0..17 {
@@ -174,7 +177,11 @@ pub struct FlowTable<C> {
 
 impl<C: Flow> Default for FlowTable<C> {
     fn default() -> Self {
-        FlowTable { table: FastMap::default(), now_ns: 0, since_sweep: 0 }
+        FlowTable {
+            table: FastMap::default(),
+            now_ns: 0,
+            since_sweep: 0,
+        }
     }
 }
 
@@ -210,8 +217,11 @@ impl<C: Flow> FlowTable<C> {
     pub fn sweep(&mut self, done: &mut Vec<C>) {
         self.since_sweep = 0;
         let now = self.now_ns;
-        let gone: Vec<FlowKey> =
-            self.table.iter_mut().filter_map(|(k, c)| c.expired(now).then_some(*k)).collect();
+        let gone: Vec<FlowKey> = self
+            .table
+            .iter_mut()
+            .filter_map(|(k, c)| c.expired(now).then_some(*k))
+            .collect();
         for k in gone {
             if let Some(c) = self.table.remove(&k) {
                 done.push(c);
@@ -245,7 +255,10 @@ mod tests {
         assert_eq!(u.len(), 18);
         assert!(u.starts_with('C'));
         assert_eq!(u, "CCMijAjnHY5L6Ok3EN"); // the same as the Python loader era golden records
-        assert_ne!(u, make_uid("tcp", 1_700_000_000_001_000_001, a, 40010, b, 8080));
+        assert_ne!(
+            u,
+            make_uid("tcp", 1_700_000_000_001_000_001, a, 40010, b, 8080)
+        );
     }
 
     #[test]

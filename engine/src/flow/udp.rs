@@ -2,8 +2,8 @@
 //! (`zeek_flipped`: Zeek flips a flow whose first sender uses a likely server port).
 
 use crate::decode::Packet;
-use crate::flow::{broadcast_or_multicast, make_uid, Endpoint, Flow, Timeouts};
 use crate::flow::history::{HistoryLog, Kind, Scaled, LIKELY_SERVER_PORTS_UDP};
+use crate::flow::{broadcast_or_multicast, make_uid, Endpoint, Flow, Timeouts};
 
 pub struct UdpFlow {
     pub uid: String,
@@ -27,8 +27,16 @@ pub struct UdpFlow {
     inactivity: i64,
     removed: bool,
     check_checksums: bool,
+    /// Zeek's DNS analyzer's `ExpireTimer`, when the responder port is a DNS port.
+    dns_timer: Option<i64>,
     pub tunnel_parents: Vec<String>,
 }
+
+/// The UDP ports Zeek's DNS analyzer is attached to (`base/protocols/dns`: DNS, NetBIOS
+/// name service, mDNS, LLMNR).
+pub const DNS_PORTS: &[u16] = &[53, 137, 5353, 5355];
+/// Zeek's `dns_session_timeout`.
+pub const DNS_SESSION_TIMEOUT: i64 = 10 * crate::flow::NS;
 
 impl UdpFlow {
     pub fn new(p: &Packet<'_>, t: &Timeouts, check_checksums: bool) -> Self {
@@ -59,6 +67,12 @@ impl UdpFlow {
             inactivity: t.udp_inactivity,
             removed: false,
             check_checksums,
+            dns_timer: {
+                let resp_port = if zeek_flipped { p.sport } else { p.dport };
+                DNS_PORTS
+                    .contains(&resp_port)
+                    .then_some(p.ts_ns + DNS_SESSION_TIMEOUT)
+            },
             tunnel_parents: Vec::new(),
         }
     }
@@ -89,6 +103,18 @@ impl Flow for UdpFlow {
     fn expired(&mut self, now_ns: i64) -> bool {
         if now_ns >= self.zeek_last_ns + self.inactivity {
             self.removed = true;
+        }
+        // DNS_Analyzer::ExpireTimer: a DNS conversation quiet for the session timeout (less
+        // a second of slack) is over; otherwise look again a timeout later.
+        while let Some(t) = self.dns_timer {
+            if self.removed || t > now_ns {
+                break;
+            }
+            if t - self.last_ns >= DNS_SESSION_TIMEOUT - crate::flow::NS {
+                self.removed = true;
+            } else {
+                self.dns_timer = Some(t + DNS_SESSION_TIMEOUT);
+            }
         }
         self.removed
     }

@@ -228,7 +228,7 @@ impl TcpConnection {
             sides: [src, dst],
             orig: usize::from(flip),
             history,
-            client_inferred: !(syn && !ack),
+            client_inferred: !syn || ack,
             ip_version: p.ip_version,
             uid: make_uid("tcp", p.ts_ns, p.src, p.sport, p.dst, p.dport),
             first_ns: p.ts_ns,
