@@ -12,6 +12,8 @@ tshark:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends tshark >/dev/null; }
+	@command -v zstd >/dev/null 2>&1 && command -v tcptrace >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends zstd tcptrace >/dev/null; }
 	@tshark --version | head -n 1
 
 ## headless Chromium renders report.html in the tests

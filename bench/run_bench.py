@@ -9,14 +9,25 @@ process's VmHWM and the direct child's ``wait4`` ru_maxrss, which catch peaks be
 samples). The slow pyshark methods run once, on a 10,000-packet slice from the middle
 of the capture, and their wall time is extrapolated to the whole file.
 
+Methods come in two groups. The fast ones (the native engine, tcptrace, NFStream) run
+``--runs`` times; the slow ones (everything that runs tshark: the tshark engine, the
+report, tshark alone) only in the first ``--slow-runs`` rounds (default 1), so that
+``make bench`` stays at about ten minutes for medium and large. ``--methods`` takes
+method names and the group names ``fast``, ``slow`` and ``all``:
+
+    make bench                                  # fast x3, slow x1 (RUNS=3)
+    make bench BENCH_ARGS="--slow-runs 3"       # every method 3 times (~30 min)
+    make bench BENCH_ARGS="--methods fast --no-profile"   # the native engine and peers only
+
 Writes ``bench/results.md`` (tables, ratios against targets, a cProfile of the analyzer)
 and ``bench/results.json`` (every raw figure). The corpus comes from
 ``bench/make_corpus.py`` (``make bench`` makes it first).
 
 Usage:
 
-    python bench/run_bench.py [--sizes small medium large] [--runs 3] [--data bench-data]
-                              [--out bench/results.md] [--methods ...] [--no-profile]
+    python bench/run_bench.py [--sizes small medium large] [--runs 3] [--slow-runs 1]
+                              [--data bench-data] [--out bench/results.md]
+                              [--methods NAME|fast|slow|all ...] [--no-profile]
 """
 
 from __future__ import annotations
@@ -84,11 +95,19 @@ import json, sys
 from analyzer.loader.tshark import LoadOptions, tshark_args
 print(json.dumps(tshark_args(sys.argv[1], LoadOptions())))
 """
+# NFStream's flow meter over the file, the flows written as CSV (streamed row by row).
+NFSTREAM = """\
+import sys
+
+from nfstream import NFStreamer
+
+print(NFStreamer(source=sys.argv[1]).to_csv(path=sys.argv[2]))
+"""
 VERSIONS = """\
 import json, platform
 from importlib.metadata import version
 out = {"python": platform.python_version()}
-for name in ("pyshark", "pandas", "pyarrow"):
+for name in ("pyshark", "pandas", "pyarrow", "nfstream"):
     try:
         out[name] = version(name)
     except Exception as exc:
@@ -326,12 +345,21 @@ class Method:
     on_slice: bool
     argv: Callable[[Capture], list[str]]
     cleanup: Callable[[Capture], None] = lambda cap: None
+    # Slow methods (tshark underneath) run only in the first --slow-runs rounds.
+    slow: bool = True
 
 
 def tshark() -> str:
     found = shutil.which("tshark")
     if not found:
         raise SystemExit("tshark not found on PATH (make tshark installs it)")
+    return found
+
+
+def tcptrace() -> str:
+    found = shutil.which("tcptrace")
+    if not found:
+        raise RuntimeError("tcptrace not found on PATH (apt-get install tcptrace)")
     return found
 
 
@@ -363,9 +391,25 @@ def _rm(path: Path) -> None:
 
 
 METHODS: list[Method] = [
+    # The native engine (Rust) reading the capture itself.
+    Method("analyzer_native", False,
+           lambda c: [ANALYZER, "--engine", "native", "connections", str(c.path),
+                      "--format", "parquet", "-o", str(c.tmp / "native.parquet"), "-q"],
+           lambda c: _rm(c.tmp / "native.parquet"), slow=False),
+    Method("analyzer_native_jsonl", False,
+           lambda c: [ANALYZER, "--engine", "native", "connections", str(c.path),
+                      "--format", "jsonl", "-o", str(c.tmp / "native.jsonl"), "-q"],
+           lambda c: _rm(c.tmp / "native.jsonl"), slow=False),
+    # Peers that read the file themselves: tcptrace (C) and NFStream (C engine, Python API).
+    Method("tcptrace", False, lambda c: [tcptrace(), "-n", "-l", str(c.path)], slow=False),
+    Method("nfstream", False,
+           lambda c: [VENV_PY, str(c.tmp.parent / "nfstream_flows.py"), str(c.path),
+                      str(c.tmp / "nfstream.csv")],
+           lambda c: _rm(c.tmp / "nfstream.csv"), slow=False),
+    # The tshark engine (tshark's field export into the same Rust tracker).
     Method("analyzer_connections", False,
-           lambda c: [ANALYZER, "connections", str(c.path), "--format", "parquet",
-                      "-o", str(c.tmp / "conn.parquet")],
+           lambda c: [ANALYZER, "--engine", "tshark", "connections", str(c.path),
+                      "--format", "parquet", "-o", str(c.tmp / "conn.parquet")],
            lambda c: _rm(c.tmp / "conn.parquet")),
     Method("analyzer_report", False,
            lambda c: [ANALYZER, "report", str(c.path), "--out", str(c.tmp / "report"),
@@ -387,6 +431,11 @@ METHODS: list[Method] = [
                       "--format", "jsonl", "-o", "/dev/null"]),
 ]
 METHOD_NAMES = [m.name for m in METHODS]
+METHOD_GROUPS: dict[str, list[str]] = {
+    "all": METHOD_NAMES,
+    "fast": [m.name for m in METHODS if not m.slow],
+    "slow": [m.name for m in METHODS if m.slow],
+}
 
 
 def run_method(method: Method, cap: Capture, rnd: int, timeout: float) -> Run:
@@ -516,6 +565,7 @@ def machine_info() -> dict[str, Any]:
 
 def versions() -> dict[str, str]:
     out: dict[str, str] = {"tshark": sh([tshark(), "--version"]).splitlines()[0]}
+    out["tcptrace"] = tcptrace_version()
     try:
         out.update(json.loads(sh([VENV_PY, "-c", VERSIONS])))
     except json.JSONDecodeError:
@@ -526,10 +576,20 @@ def versions() -> dict[str, str]:
     return out
 
 
+def tcptrace_version() -> str:
+    found = shutil.which("tcptrace")
+    if not found:
+        return "not installed"
+    proc = subprocess.run([found, "-v"], capture_output=True, text=True)
+    text = proc.stdout + proc.stderr
+    m = re.search(r"Ver(?:sion)?:?\s*([0-9][0-9.]*)", text)
+    return m.group(1) if m else (text.strip().splitlines() or ["unknown"])[0]
+
+
 def warm_imports() -> None:
     """Load the analyzer's libraries once, untimed, so the first timed run is not cold."""
-    subprocess.run([VENV_PY, "-c", "import analyzer.cli, pandas, pyarrow, pyshark"],
-                   capture_output=True, cwd=ROOT)
+    for modules in ("analyzer.cli, analyzer._engine, pandas, pyarrow, pyshark", "nfstream"):
+        subprocess.run([VENV_PY, "-c", f"import {modules}"], capture_output=True, cwd=ROOT)
 
 
 # --------------------------------------------------------------------------- profile
@@ -546,8 +606,8 @@ class Profile:
 
 def profile(cap: Capture, timeout: float) -> Profile:
     prof = cap.tmp / "prof.out"
-    argv = [VENV_PY, "-m", "cProfile", "-o", str(prof), "-m", "analyzer", "connections",
-            str(cap.path), "--format", "parquet", "-o", str(cap.tmp / "x.parquet")]
+    argv = [VENV_PY, "-m", "cProfile", "-o", str(prof), "-m", "analyzer", "--engine", "tshark",
+            "connections", str(cap.path), "--format", "parquet", "-o", str(cap.tmp / "x.parquet")]
     log(f"profile: {cap.size} analyzer connections under cProfile")
     try:
         wall, rc, _, _, stderr = measure(argv, timeout)
@@ -581,6 +641,7 @@ class Summary:
     wall_s: float | None  # median of measured runs (slice methods: on the slice)
     full_wall_s: float | None  # extrapolated to the whole file for slice methods
     packets_per_s: float | None
+    mb_per_s: float | None  # capture file MB (10^6 bytes) / wall (slice methods: est.)
     tree_peak_mib: float | None
     python_peak_mib: float | None
     tshark_peak_mib: float | None
@@ -593,12 +654,13 @@ def summarize(cap: Capture, method: Method, runs: list[Run]) -> Summary:
     if not good:
         error = next((r.error for r in runs if r.error), "not run")
         return Summary(cap.size, method.name, len(runs), False, None, None, None, None, None,
-                       None, method.on_slice, error)
+                       None, None, method.on_slice, error)
     wall = statistics.median(r.wall_s for r in good)
     measured_packets = cap.slice_packets if method.on_slice else cap.packets
     full = wall * cap.packets / measured_packets
     return Summary(
         cap.size, method.name, len(good), True, wall, full, measured_packets / wall,
+        float(cap.stats["file_bytes"]) / 1e6 / full,
         max(r.tree_peak_kib for r in good) / KIB_PER_MIB,
         max(r.python_peak_kib for r in good) / KIB_PER_MIB,
         max(r.tshark_peak_kib for r in good) / KIB_PER_MIB,
@@ -615,8 +677,10 @@ class Check:
 
 def _ratio_check(name: str, num: Summary | None, den: Summary | None, target: str,
                  ok: Callable[[float], bool]) -> Check:
-    if not (num and den and num.ok and den.ok and num.full_wall_s and den.full_wall_s):
-        return Check(name, "n/a (method missing or failed)", target, "n/a")
+    if not (num and den):
+        return Check(name, "n/a (method not run)", target, "n/a")
+    if not (num.ok and den.ok and num.full_wall_s and den.full_wall_s):
+        return Check(name, "n/a (method failed)", target, "n/a")
     value = num.full_wall_s / den.full_wall_s
     return Check(name, f"{value:.3g}", target, "PASS" if ok(value) else "FAIL")
 
@@ -625,7 +689,7 @@ def checks(summ: dict[tuple[str, str], Summary], sizes: list[str]) -> list[Check
     def get(size: str, method: str) -> Summary | None:
         return summ.get((size, method))
 
-    out: list[Check] = []
+    out = _native_checks(summ, sizes)
     for s in sizes:
         conn = get(s, "analyzer_connections")
         out.append(_ratio_check(f"{s}: analyzer_connections / tshark_export", conn,
@@ -650,6 +714,49 @@ def checks(summ: dict[tuple[str, str], Summary], sizes: list[str]) -> list[Check
     return out
 
 
+NATIVE_VS_TCPTRACE = 0.5  # native wall / tcptrace wall, at most
+TSHARK_VS_NATIVE = 20.0  # tshark engine wall / native wall, at least
+NATIVE_PEAK_MIB = 200.0  # the native run's process tree, at most
+NATIVE_PEAK_GROWTH = 1.20  # large / medium tree peak of the native run, at most
+
+
+def _native_checks(summ: dict[tuple[str, str], Summary], sizes: list[str]) -> list[Check]:
+    """The native engine's targets: against tcptrace and the tshark engine, and memory."""
+    def get(size: str, method: str) -> Summary | None:
+        return summ.get((size, method))
+
+    out: list[Check] = []
+    for s in sizes:
+        native = get(s, "analyzer_native")
+        out.append(_ratio_check(f"{s}: analyzer_native / tcptrace", native,
+                                get(s, "tcptrace"), f"≤ {NATIVE_VS_TCPTRACE:g}",
+                                lambda v: v <= NATIVE_VS_TCPTRACE))
+        out.append(_ratio_check(f"{s}: analyzer_connections (tshark engine) / analyzer_native",
+                                get(s, "analyzer_connections"), native,
+                                f"≥ {TSHARK_VS_NATIVE:g}", lambda v: v >= TSHARK_VS_NATIVE))
+        out.append(_mem_check(f"{s}: analyzer_native tree peak", native, "tree_peak_mib",
+                              NATIVE_PEAK_MIB, inclusive=True))
+    name = "analyzer_native tree peak, large / medium"
+    target = f"≤ {NATIVE_PEAK_GROWTH:.2f}"
+    medium, large = get("medium", "analyzer_native"), get("large", "analyzer_native")
+    if not (medium and large):
+        out.append(Check(name, "n/a (needs medium and large)", target, "n/a"))
+    elif not (medium.ok and large.ok and medium.tree_peak_mib and large.tree_peak_mib):
+        out.append(Check(name, "n/a (method failed)", target, "n/a"))
+    else:
+        growth = large.tree_peak_mib / medium.tree_peak_mib
+        out.append(Check(name, f"{growth:.3f} ({medium.tree_peak_mib:.0f} → "
+                         f"{large.tree_peak_mib:.0f} MiB)", target,
+                         "PASS" if growth <= NATIVE_PEAK_GROWTH else "FAIL"))
+    if medium and large and medium.ok and large.ok and medium.packets_per_s \
+            and large.packets_per_s:
+        per_packet = medium.packets_per_s / large.packets_per_s
+        out.append(Check("analyzer_native s/packet, large / medium (time linear)",
+                         f"{per_packet:.3f}", "≤ 1.15",
+                         "PASS" if per_packet <= 1.15 else "FAIL"))
+    return out
+
+
 def _scaling_checks(medium: Summary | None, large: Summary | None) -> list[Check]:
     time_name = "analyzer_connections s/packet, large / medium (time linear)"
     mem_name = "analyzer_connections tree peak, large / medium"
@@ -670,12 +777,14 @@ def _scaling_checks(medium: Summary | None, large: Summary | None) -> list[Check
     ]
 
 
-def _mem_check(name: str, summ: Summary | None, attr: str, limit: float) -> Check:
-    target = f"< {limit:.0f} MiB"
+def _mem_check(name: str, summ: Summary | None, attr: str, limit: float,
+               inclusive: bool = False) -> Check:
+    target = f"{'≤' if inclusive else '<'} {limit:.0f} MiB"
     value = getattr(summ, attr, None) if summ and summ.ok else None
     if value is None:
         return Check(name, "n/a (method missing or failed)", target, "n/a")
-    return Check(name, f"{value:.1f} MiB", target, "PASS" if value < limit else "FAIL")
+    ok = value <= limit if inclusive else value < limit
+    return Check(name, f"{value:.1f} MiB", target, "PASS" if ok else "FAIL")
 
 
 # --------------------------------------------------------------------------- markdown
@@ -701,13 +810,14 @@ def corpus_table(caps: list[Capture]) -> list[str]:
     return lines
 
 
-def results_table(cap: Capture, summaries: list[Summary], runs: int) -> list[str]:
-    lines = [f"| method | wall s (median of {runs}) | packets/s | tree peak MiB "
+def results_table(cap: Capture, summaries: list[Summary]) -> list[str]:
+    lines = ["| method | runs | wall s (median) | packets/s | MB/s | tree peak MiB "
              "| python peak MiB | tshark peak MiB | notes |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for s in summaries:
         if not s.ok or s.full_wall_s is None or s.wall_s is None:
-            lines.append(f"| {s.method} | failed: {_md(s.error or '?')} | | | | | |")
+            lines.append(f"| {s.method} | {s.runs} | failed: {_md(s.error or '?')} "
+                         "| | | | | | |")
             continue
         wall = _secs(s.full_wall_s) + (" est." if s.on_slice else "")
         notes = ""
@@ -715,7 +825,8 @@ def results_table(cap: Capture, summaries: list[Summary], runs: int) -> list[str
             notes = (f"est.: {_secs(s.wall_s)} s measured on a {cap.slice_packets:,}-packet "
                      f"slice (1 run), × {cap.packets / cap.slice_packets:.2f}; "
                      "memory measured on the slice")
-        lines.append(f"| {s.method} | {wall} | {_f(s.packets_per_s, ',.0f')} "
+        lines.append(f"| {s.method} | {s.runs} | {wall} | {_f(s.packets_per_s, ',.0f')} "
+                     f"| {_f(s.mb_per_s, ',.1f')} "
                      f"| {_f(s.tree_peak_mib, '.1f')} | {_f(s.python_peak_mib, '.1f')} "
                      f"| {_f(s.tshark_peak_mib, '.1f')} | {notes} |")
     return lines
@@ -738,24 +849,35 @@ def render(ctx: dict[str, Any], caps: list[Capture], summ: dict[tuple[str, str],
         "## Versions", "",
         f"- tshark: {v['tshark']}", f"- Python: {v.get('python')}",
         f"- pyshark: {v.get('pyshark')}", f"- pandas: {v.get('pandas')}",
-        f"- pyarrow: {v.get('pyarrow')}", f"- pcap-analyzer commit: {v['commit']}", "",
+        f"- pyarrow: {v.get('pyarrow')}", f"- nfstream: {v.get('nfstream')}",
+        f"- tcptrace: {v.get('tcptrace')}", f"- pcap-analyzer commit: {v['commit']}", "",
         "## Corpus", "",
         "Recorded on loopback by `bench/make_corpus.py` (figures from its stats JSON).", "",
         *corpus_table(caps), "",
         "## Results", "",
-        "Wall time is the median of the runs (methods interleaved round by round); "
-        "packets/s = packets in the file / median wall. Memory is the maximum over the runs "
+        f"Wall time is the median of the runs (methods interleaved round by round; "
+        f"{ctx['runs']} runs of the fast methods, {ctx['slow_runs']} of the slow ones, "
+        "those that run tshark); packets/s = packets in the file / median wall, MB/s = "
+        "capture file size (10^6 bytes) / median wall. Memory is the maximum over the runs "
         "of: the sum of VmRSS over the process tree (tree), over the Python processes "
         "(python: the analyzer or the pyshark script) and over tshark, sampled from /proc "
         "every 50 ms, raised to any single process's VmHWM (the tree also to the direct "
         "child's `wait4` ru_maxrss, which covers its reaped children too). Slice methods "
         "run once on a slice from the middle of the capture; their wall time is "
         "extrapolated by the packet ratio (est.).", "",
+        "Methods: `analyzer_native` and `analyzer_native_jsonl` are `pcap-analyzer --engine "
+        "native connections FILE --format parquet|jsonl -o OUT -q` (the Rust engine reads "
+        "the capture); `analyzer_connections` is the same command with `--engine tshark` "
+        "(tshark's field export into the same tracker); `analyzer_report` is `pcap-analyzer "
+        "report` with the default engine; `tcptrace` is `tcptrace -n -l FILE > /dev/null`; "
+        "`nfstream` is NFStream's `NFStreamer(source=FILE).to_csv(...)` (flows, not "
+        "connections; its meters use both cores); the `tshark_*` rows are tshark alone "
+        "writing to /dev/null.", "",
     ]
     for cap in caps:
         rows = [summ[(cap.size, meth.name)] for meth in methods]
         out += [f"### {cap.size} ({cap.packets:,} packets)", "",
-                *results_table(cap, rows, ctx["runs"]), ""]
+                *results_table(cap, rows), ""]
     out += ["## Ratios and targets", "",
             "Ratios are of wall times (slice methods: extrapolated).", "",
             "| check | measured | target | result |", "|---|---:|---|---|"]
@@ -768,7 +890,8 @@ def profile_section(prof: Profile | None) -> list[str]:
     if prof is None:
         return ["## Profile", "", "Not run (`--no-profile`)."]
     head = ["## Profile", "",
-            f"`python -m cProfile -m analyzer connections {prof.size}.pcap --format parquet` "
+            f"`python -m cProfile -m analyzer --engine tshark connections {prof.size}.pcap "
+            "--format parquet` "
             "(only the Python process: the tshark child is not in the profile)."]
     if prof.error:
         return [*head, "", f"failed: {_md(prof.error)}"]
@@ -784,12 +907,18 @@ def profile_section(prof: Profile | None) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", nargs="+", choices=SIZE_ORDER, default=["medium", "large"])
-    p.add_argument("--runs", type=int, default=3, help="timed runs per method (default 3)")
+    p.add_argument("--runs", type=int, default=3,
+                   help="timed runs of each fast method (default 3)")
+    p.add_argument("--slow-runs", type=int, default=1,
+                   help="timed runs of each slow method, those that run tshark (default 1; "
+                   "at most --runs)")
     p.add_argument("--data", type=Path, default=ROOT / "bench-data",
                    help="corpus directory (default bench-data)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
-    p.add_argument("--methods", nargs="+", choices=METHOD_NAMES, default=METHOD_NAMES,
-                   help="a subset of the methods (default all)")
+    p.add_argument("--methods", nargs="+", choices=[*METHOD_NAMES, *METHOD_GROUPS],
+                   default=["all"], metavar="METHOD",
+                   help="methods to run, by name or group: fast ("
+                   + ", ".join(METHOD_GROUPS["fast"]) + "), slow (the rest), all (default)")
     p.add_argument("--no-profile", action="store_true", help="skip the cProfile run")
     p.add_argument("--timeout", type=float, default=3600,
                    help="kill a run after this many seconds (default 3600)")
@@ -799,15 +928,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.sizes = sorted(set(args.sizes), key=SIZE_ORDER.index)
     if args.runs < 1:
         p.error("--runs must be at least 1")
+    if args.slow_runs < 1:
+        p.error("--slow-runs must be at least 1")
+    args.slow_runs = min(args.slow_runs, args.runs)
+    chosen = {n for name in args.methods for n in METHOD_GROUPS.get(name, [name])}
+    args.methods = [n for n in METHOD_NAMES if n in chosen]
     return args
 
 
-def run_rounds(caps: list[Capture], methods: list[Method], runs: int,
+def run_rounds(caps: list[Capture], methods: list[Method], runs: int, slow_runs: int,
                timeout: float) -> Iterator[Run]:
     for rnd in range(1, runs + 1):
         for cap in caps:
             for method in methods:
-                if method.on_slice and rnd > 1:
+                if (method.on_slice and rnd > 1) or (method.slow and rnd > slow_runs):
                     continue
                 log(f"round {rnd}/{runs} {cap.size} {method.name} ...")
                 run = run_method(method, cap, rnd, timeout)
@@ -839,6 +973,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx: dict[str, Any] = {
         "date": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
         "command": args.command or script, "script": script, "runs": args.runs,
+        "slow_runs": args.slow_runs,
         "sizes": args.sizes, "methods": [m.name for m in methods],
     }
     log("collecting machine and version information")
@@ -847,8 +982,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pcap-bench-") as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "pyshark_naive.py").write_text(PYSHARK_NAIVE)
+        (tmp / "nfstream_flows.py").write_text(NFSTREAM)
         caps = [prepare(size, args.data, tmp, methods) for size in args.sizes]
-        all_runs = list(run_rounds(caps, methods, args.runs, args.timeout))
+        all_runs = list(run_rounds(caps, methods, args.runs, args.slow_runs, args.timeout))
         prof = None if args.no_profile else profile(caps[-1], args.timeout)
     summ = {(c.size, m.name): summarize(c, m, [r for r in all_runs
                                               if r.size == c.size and r.method == m.name])

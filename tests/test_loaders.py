@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = sorted(
     p for p in (ROOT / "captures").rglob("*")
     if p.suffix in (".pcap", ".pcapng", ".gz") and p.parent.name != "bad"
-) + [c.capture for c in oracle_captures()]
+) + [c.capture for c in oracle_captures() if "zeek-tunnels" not in c.capture.parts]
+# The tunnel traces are left out: both tshark loaders read one (the innermost) header per
+# frame; splitting tunnels is the native engine's (README, Engines).
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)

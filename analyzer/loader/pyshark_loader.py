@@ -69,7 +69,7 @@ PROTOCOL_FILTER = "frame ip ipv6 tcp udp icmp icmpv6 http websocket"
 _SKIP_PROTOCOLS = frozenset({"icmp", "icmpv6"})
 
 _FRAME_FIELDS = frozenset({"frame.number", "frame.time_epoch", "frame.len", "frame.cap_len"})
-_IPV4_FIELDS = frozenset({"ip.src", "ip.dst", "ip.len"})
+_IPV4_FIELDS = frozenset({"ip.src", "ip.dst", "ip.len", "ip.checksum.status"})
 _IPV6_FIELDS = frozenset({"ipv6.src", "ipv6.dst", "ipv6.plen"})
 _TCP_FIELDS = frozenset(
     {
@@ -144,6 +144,7 @@ def iter_packets_pyshark(
     # LEAN_ARGS go in custom_parameters, which pyshark puts before all of these.
     prefs: dict[str, str] = _prefs_from_args(HTTP_ARGS)
     if check_checksums:
+        prefs["ip.check_checksum"] = "TRUE"
         prefs["tcp.check_checksum"] = "TRUE"
         prefs["udp.check_checksum"] = "TRUE"
     prefs.update(override_prefs or {})
@@ -204,10 +205,12 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
     ip_version = _innermost_ip_version(protocols)
     if ip_version is None:
         return None
+    ip_bad = False
     if ip_version == 4:
         ip = _collect(_instances(layers["ip"]), _IPV4_FIELDS) if "ip" in layers else {}
         src, dst = ip.get("ip.src", ""), ip.get("ip.dst", "")
         ip_len = _int_or(ip.get("ip.len"), 0)
+        ip_bad = ip.get("ip.checksum.status") == _CHECKSUM_BAD
     else:
         ip6 = _collect(_instances(layers["ipv6"]), _IPV6_FIELDS) if "ipv6" in layers else {}
         src, dst = ip6.get("ipv6.src", ""), ip6.get("ipv6.dst", "")
@@ -242,7 +245,7 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
             payload_len=_int_or(tcp.get("tcp.len"), 0),
             window=_int_or(tcp.get("tcp.window_size_value"), 0),
             payload_captured=payload_captured,
-            checksum_bad=tcp.get("tcp.checksum.status") == _CHECKSUM_BAD,
+            checksum_bad=ip_bad or tcp.get("tcp.checksum.status") == _CHECKSUM_BAD,
             http=http,
             ws=ws,
         )
@@ -266,7 +269,7 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
         payload_len=max(_int_or(udp.get("udp.length"), 8) - 8, 0),
         window=0,
         payload_captured=payload_captured,
-        checksum_bad=udp.get("udp.checksum.status") == _CHECKSUM_BAD,
+        checksum_bad=ip_bad or udp.get("udp.checksum.status") == _CHECKSUM_BAD,
     )
 
 

@@ -67,6 +67,8 @@ FIELDS: tuple[str, ...] = (
     "websocket.payload_length", "websocket.payload_length_ext_16",
     "websocket.payload_length_ext_64", "websocket.payload.close.status_code",
     "websocket.payload.close.reason",
+    # The IPv4 header checksum (column 41)
+    "ip.checksum.status",
 )
 AGG = "\x1f"  # the occurrence separator: a control character no field value contains
 
@@ -234,7 +236,8 @@ def tshark_args(path: str, opts: LoadOptions) -> list[str]:
         args += LEAN_ARGS
     args += http_args(opts)
     if opts.check_checksums:
-        args += ["-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
+        args += ["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+                 "-o", "udp.check_checksum:TRUE"]
     for pref in opts.prefs:
         args += ["-o", pref]
     for rule in opts.decode_as:
@@ -419,18 +422,19 @@ def parse_fields(c: list[str], frame_offset: int = 0) -> PacketRecord | None:
     sec, _, frac = c[1].partition(".")
     ts = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
     captured = int(c[3]) >= int(c[2])
+    ip_bad = ver == 4 and _last(c[41]) == "0"
     if is_tcp:
         return PacketRecord(
             int(c[0]) + frame_offset, ts, "tcp", ver, src, int(sport), dst, int(c[12]), ip_len,
             int(c[13], 16) & 0xFF, int(c[14] or 0), int(c[15] or 0), int(c[16] or 0),
-            int(c[17] or 0), captured, c[18] == "0",
+            int(c[17] or 0), captured, ip_bad or c[18] == "0",
             parse_http(c[23:32]) if (c[23] or c[26]) else (),
             parse_ws(c[32:41]) if c[34] else (),
         )
     return PacketRecord(
         int(c[0]) + frame_offset, ts, "udp", ver, src, int(c[19]), dst, int(c[20]), ip_len,
         0, 0, 0,
-        max(int(c[21] or 8) - 8, 0), 0, captured, c[22] == "0",
+        max(int(c[21] or 8) - 8, 0), 0, captured, ip_bad or c[22] == "0",
     )
 
 

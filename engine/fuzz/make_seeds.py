@@ -86,11 +86,14 @@ def rewrapped(linktype: int, data: bytes) -> Iterator[tuple[int, bytes]]:
     yield 108, struct.pack(">I", 24 if v6 else 2) + ip  # LOOP: AF in network order
 
 
-def frame_input(linktype: int, data: bytes, check: bool) -> bytes | None:
+def frame_input(linktype: int, data: bytes, check: bool, max_frame: int) -> bytes | None:
+    """The decode_frame input; a frame longer than ``max_frame`` is cut there, the rest
+    counted as not captured (the header's wire-length extra), as a short snaplen would."""
     if linktype not in LINKTYPES:
         return None
     sel = LINKTYPES.index(linktype) + (len(LINKTYPES) if check else 0)
-    return struct.pack("<HH", sel, 0) + data
+    extra = min(0xFFFF, max(0, len(data) - max_frame))
+    return struct.pack("<HH", sel, extra) + data[:max_frame]
 
 
 def save(directory: Path, blob: bytes) -> bool:
@@ -107,30 +110,38 @@ def main() -> int:
     ap.add_argument("inputs", nargs="+", type=Path)
     ap.add_argument("--max-bytes", type=int, default=65536,
                     help="skip capture files larger than this (default 65536)")
+    ap.add_argument("--max-frame", type=int, default=4096,
+                    help="cut frames after this many bytes (default 4096)")
     ap.add_argument("--seeds", action="store_true",
-                    help="write to seeds/ (committed) instead of corpus/")
+                    help="write to seeds/ (committed) instead of corpus/: options byte 0 "
+                    "only, at most 3 frames per link type, no checksum variants")
     args = ap.parse_args()
     base = HERE / ("seeds" if args.seeds else "corpus")
     files: list[Path] = []
     for item in args.inputs:
         files += sorted(p for p in item.rglob("*.pcap*") if p.is_file()) if item.is_dir() else [item]
+    variants = (False,) if args.seeds else (False, True)
+    per_linktype: dict[int, int] = {}
     n_cap = n_frame = 0
     for path in files:
         blob = path.read_bytes()
         if len(blob) > args.max_bytes:
             continue
-        for flags in (0, 1):
-            n_cap += save(base / "capture_decode_track", bytes([flags]) + blob)
+        for check in variants:
+            n_cap += save(base / "capture_decode_track", bytes([int(check)]) + blob)
         try:
             found = list(frames(blob))
         except (struct.error, OSError, EOFError):
             found = []
         for linktype, data in found:
             for lt, d in rewrapped(linktype, data):
-                for check in (False, True):
-                    inp = frame_input(lt, d, check)
-                    if inp is not None and len(inp) <= args.max_bytes:
-                        n_frame += save(base / "decode_frame", inp)
+                if args.seeds and per_linktype.get(lt, 0) >= 3:
+                    continue
+                for check in variants:
+                    inp = frame_input(lt, d, check, args.max_frame)
+                    if inp is not None and save(base / "decode_frame", inp):
+                        n_frame += 1
+                        per_linktype[lt] = per_linktype.get(lt, 0) + 1
     print(f"{len(files)} files: {n_cap} new capture inputs, {n_frame} new frame inputs in {base}")
     return 0
 

@@ -121,7 +121,12 @@ pub fn ip_tunnel_uid(kind: TunnelKind, a: std::net::IpAddr, b: std::net::IpAddr)
 
 impl Tracker {
     pub fn new(opts: TrackerOptions) -> Self {
-        Tracker { table: FlowTable::default(), opts, done: Vec::new(), next_id: 0 }
+        Tracker {
+            table: FlowTable::default(),
+            opts,
+            done: Vec::new(),
+            next_id: 0,
+        }
     }
 
     pub fn open_connections(&self) -> usize {
@@ -151,14 +156,21 @@ impl Tracker {
 
     pub fn feed(&mut self, p: &Packet<'_>) -> Placement {
         let (key, present) = self.table.lookup(p, &mut self.done);
-        let stack = if p.tunnels.is_empty() { Vec::new() } else { self.stack(p) };
+        let stack = if p.tunnels.is_empty() {
+            Vec::new()
+        } else {
+            self.stack(p)
+        };
         if !present {
             let t = &self.opts.timeouts;
             let cc = self.opts.check_checksums;
             let conn = match p.proto {
-                Transport::Tcp => {
-                    Conn::Tcp(Box::new(TcpConnection::new(p, t, cc, self.opts.keep_frames)))
-                }
+                Transport::Tcp => Conn::Tcp(Box::new(TcpConnection::new(
+                    p,
+                    t,
+                    cc,
+                    self.opts.keep_frames,
+                ))),
                 Transport::Udp => Conn::Udp(UdpFlow::new(p, t, cc)),
                 Transport::Icmp => Conn::Icmp(IcmpFlow::new(p, t, cc)),
             };
@@ -193,7 +205,10 @@ impl Tracker {
 
     /// Records of the connections finished so far.
     pub fn take_records(&mut self) -> Vec<ConnectionRecord> {
-        self.done.drain(..).map(|e| to_record(e.id, e.conn)).collect()
+        self.done
+            .drain(..)
+            .map(|e| to_record(e.id, e.conn))
+            .collect()
     }
 
     /// End of capture: every connection still open is finished with its state now.
@@ -203,7 +218,11 @@ impl Tracker {
 
     /// Look at an open connection (for step-by-step views such as `explain`).
     pub fn connection(&self, id: u64) -> Option<&Conn> {
-        self.table.table.values().find(|e| e.id == id).map(|e| &e.conn)
+        self.table
+            .table
+            .values()
+            .find(|e| e.id == id)
+            .map(|e| &e.conn)
     }
 }
 
@@ -270,7 +289,13 @@ impl CaptureRun {
         let decoder = crate::decode::Decoder::new(crate::decode::DecodeOptions {
             check_checksums: opts.check_checksums,
         });
-        CaptureRun { reader, decoder, tracker: Tracker::new(opts), packets: 0, finished: false }
+        CaptureRun {
+            reader,
+            decoder,
+            tracker: Tracker::new(opts),
+            packets: 0,
+            finished: false,
+        }
     }
 
     pub fn open(path: &std::path::Path, opts: TrackerOptions) -> Result<Self, RunError> {
@@ -301,7 +326,11 @@ impl CaptureRun {
 
     /// Read on until at least `min_records` connections have finished, `max_frames` frames
     /// have been read, or the capture ends (then every open connection is finished too).
-    pub fn step(&mut self, min_records: usize, max_frames: u64) -> Result<Vec<ConnectionRecord>, RunError> {
+    pub fn step(
+        &mut self,
+        min_records: usize,
+        max_frames: u64,
+    ) -> Result<Vec<ConnectionRecord>, RunError> {
         let mut frames = 0u64;
         let mut out = Vec::new();
         while !self.finished && self.tracker.done.len() < min_records && frames < max_frames {
@@ -319,7 +348,9 @@ impl CaptureRun {
             };
             frames += 1;
             let mut packets: Vec<Packet<'_>> = Vec::new();
-            self.decoder.decode(&frame, &mut packets).map_err(RunError::Unsupported)?;
+            self.decoder
+                .decode(&frame, &mut packets)
+                .map_err(RunError::Unsupported)?;
             for p in &packets {
                 self.packets += 1;
                 self.tracker.feed(p);

@@ -14,14 +14,24 @@ use crate::decode::{Packet, Transport};
 use crate::pipeline::{CaptureRun, Conn, RunError, Tracker as CoreTracker, TrackerOptions};
 use crate::record::ConnectionRecord;
 
-create_exception!(_engine, CaptureFormatError, PyException, "The file cannot be read as a capture.");
+create_exception!(
+    _engine,
+    CaptureFormatError,
+    PyException,
+    "The file cannot be read as a capture."
+);
 create_exception!(
     _engine,
     UnsupportedCapture,
     PyException,
     "A link type or encapsulation the engine does not decode (read it with tshark)."
 );
-create_exception!(_engine, EnginePanic, PyException, "An internal error in the engine.");
+create_exception!(
+    _engine,
+    EnginePanic,
+    PyException,
+    "An internal error in the engine."
+);
 
 fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = e.downcast_ref::<&str>() {
@@ -91,7 +101,8 @@ fn records_list<'py>(py: Python<'py>, recs: &[ConnectionRecord]) -> PyResult<Bou
 }
 
 fn parse_ip(s: &str) -> PyResult<IpAddr> {
-    s.parse().map_err(|_| PyValueError::new_err(format!("not an IP address: {s:?}")))
+    s.parse()
+        .map_err(|_| PyValueError::new_err(format!("not an IP address: {s:?}")))
 }
 
 /// The sans-IO tracker, fed packet by packet (the tshark and pyshark loaders use it).
@@ -105,8 +116,14 @@ impl Tracker {
     #[new]
     #[pyo3(signature = (check_checksums = false, keep_frames = false))]
     fn new(check_checksums: bool, keep_frames: bool) -> Self {
-        let opts = TrackerOptions { check_checksums, keep_frames, ..TrackerOptions::default() };
-        Tracker { inner: CoreTracker::new(opts) }
+        let opts = TrackerOptions {
+            check_checksums,
+            keep_frames,
+            ..TrackerOptions::default()
+        };
+        Tracker {
+            inner: CoreTracker::new(opts),
+        }
     }
 
     /// Feed one packet record (the loader's PacketRecord: frame, ts_ns, proto, ip_version,
@@ -144,8 +161,9 @@ impl Tracker {
             payload: std::borrow::Cow::Borrowed(&[]),
         };
         let inner = &mut self.inner;
-        let placed = catch_unwind(AssertUnwindSafe(|| inner.feed(&packet)))
-            .map_err(|e| EnginePanic::new_err(format!("at frame {}: {}", packet.frame, panic_message(&*e))))?;
+        let placed = catch_unwind(AssertUnwindSafe(|| inner.feed(&packet))).map_err(|e| {
+            EnginePanic::new_err(format!("at frame {}: {}", packet.frame, panic_message(&*e)))
+        })?;
         Ok((placed.id, placed.from_orig))
     }
 
@@ -196,13 +214,16 @@ impl CaptureReader {
             return Ok(None);
         }
         let (run, batch) = (&mut self.run, self.batch);
-        let result = py.allow_threads(|| {
-            catch_unwind(AssertUnwindSafe(|| run.step(batch, 1 << 20)))
-        });
+        let result =
+            py.allow_threads(|| catch_unwind(AssertUnwindSafe(|| run.step(batch, 1 << 20))));
         let recs = match result {
             Ok(Ok(recs)) => recs,
-            Ok(Err(RunError::Unsupported(e))) => return Err(UnsupportedCapture::new_err(e.to_string())),
-            Ok(Err(RunError::Capture(e))) => return Err(CaptureFormatError::new_err(e.to_string())),
+            Ok(Err(RunError::Unsupported(e))) => {
+                return Err(UnsupportedCapture::new_err(e.to_string()))
+            }
+            Ok(Err(RunError::Capture(e))) => {
+                return Err(CaptureFormatError::new_err(e.to_string()))
+            }
             Err(e) => {
                 return Err(EnginePanic::new_err(format!(
                     "after frame {}: {}",
@@ -240,7 +261,9 @@ impl CaptureReader {
     /// early, else None.
     #[getter]
     fn truncation(&self) -> Option<(u64, bool, String)> {
-        self.run.truncation().map(|t| (t.after_frame, t.cut_short, t.detail.clone()))
+        self.run
+            .truncation()
+            .map(|t| (t.after_frame, t.cut_short, t.detail.clone()))
     }
 }
 
@@ -248,14 +271,20 @@ impl CaptureReader {
 #[pyfunction]
 #[pyo3(signature = (path, check_checksums = false, batch = 4096))]
 fn read_capture(path: PathBuf, check_checksums: bool, batch: usize) -> PyResult<CaptureReader> {
-    let opts = TrackerOptions { check_checksums, ..TrackerOptions::default() };
+    let opts = TrackerOptions {
+        check_checksums,
+        ..TrackerOptions::default()
+    };
     let run = catch_unwind(|| CaptureRun::open(&path, opts))
         .map_err(|e| EnginePanic::new_err(format!("opening the capture: {}", panic_message(&*e))))?
         .map_err(|e| match e {
             RunError::Unsupported(e) => UnsupportedCapture::new_err(e.to_string()),
             RunError::Capture(e) => CaptureFormatError::new_err(e.to_string()),
         })?;
-    Ok(CaptureReader { run, batch: batch.max(1) })
+    Ok(CaptureReader {
+        run,
+        batch: batch.max(1),
+    })
 }
 
 #[pymodule]
@@ -265,8 +294,14 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Tracker>()?;
     m.add_class::<CaptureReader>()?;
     m.add_function(wrap_pyfunction!(read_capture, m)?)?;
-    m.add("CaptureFormatError", m.py().get_type::<CaptureFormatError>())?;
-    m.add("UnsupportedCapture", m.py().get_type::<UnsupportedCapture>())?;
+    m.add(
+        "CaptureFormatError",
+        m.py().get_type::<CaptureFormatError>(),
+    )?;
+    m.add(
+        "UnsupportedCapture",
+        m.py().get_type::<UnsupportedCapture>(),
+    )?;
     m.add("EnginePanic", m.py().get_type::<EnginePanic>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -70,7 +70,13 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 pub fn from_tcp(id: u64, c: TcpConnection) -> ConnectionRecord {
     let (o, r) = (c.orig, 1 - c.orig);
     let (cs, ss) = (&c.sides[o], &c.sides[r]);
-    let role = |side: usize| if side == o { Role::Client } else { Role::Server };
+    let role = |side: usize| {
+        if side == o {
+            Role::Client
+        } else {
+            Role::Server
+        }
+    };
     let handshake = outcome::handshake(cs, ss);
     let (valid, rtt) = outcome::handshake_validity(handshake, cs, ss);
     let any_rst = c.first_rst.is_some();

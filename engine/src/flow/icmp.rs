@@ -4,8 +4,8 @@
 //! request and its reply are one connection.
 
 use crate::decode::Packet;
-use crate::flow::{make_uid, Endpoint, Flow, Timeouts};
 use crate::flow::history::{HistoryLog, Scaled};
+use crate::flow::{make_uid, Endpoint, Flow, Timeouts};
 
 pub struct IcmpFlow {
     pub uid: String,

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use crate::decode::flags::{ACK, FIN, RST, SYN};
 use crate::decode::Packet;
 use crate::flow::history::{HistoryLog, LIKELY_SERVER_PORTS_TCP};
-use crate::flow::{make_uid, Endpoint, TimerKind, Timeouts};
+use crate::flow::{make_uid, Endpoint, Timeouts, TimerKind};
 use crate::tcp::endpoint::{seq_delta, ZeekEndpoint};
 use crate::tcp::state::{step, Event, TcpState};
 
@@ -295,7 +295,9 @@ impl TcpConnection {
             // or data follows; the SYN-ACK's sender is the responder.
             self.flip();
             let r = 1 - self.orig;
-            self.sides[r].z.set_state(crate::tcp::endpoint::ZeekState::Established);
+            self.sides[r]
+                .z
+                .set_state(crate::tcp::endpoint::ZeekState::Established);
             self.client_inferred = true;
         }
         self.process(e, p);
@@ -328,19 +330,31 @@ impl TcpConnection {
         let acks_peer_fin = ack && peer_fin.is_some_and(|f| seq_delta(p.ack, f) >= 0);
         let mut sent: Vec<Event> = Vec::with_capacity(3);
         if syn {
-            sent.push(if ack { Event::SendSynAck } else { Event::SendSyn });
+            sent.push(if ack {
+                Event::SendSynAck
+            } else {
+                Event::SendSyn
+            });
         }
         if fin {
             let crossed =
                 self.sides[e].rfc == TcpState::CloseWait && peer_fin.is_some() && !acks_peer_fin;
-            sent.push(if crossed { Event::SendFinCrossed } else { Event::SendFin });
+            sent.push(if crossed {
+                Event::SendFinCrossed
+            } else {
+                Event::SendFin
+            });
         }
         if rst {
             sent.push(Event::SendRst);
         }
         let mut got: Vec<Event> = Vec::with_capacity(4);
         if syn {
-            got.push(if ack { Event::RecvSynAck } else { Event::RecvSyn });
+            got.push(if ack {
+                Event::RecvSynAck
+            } else {
+                Event::RecvSyn
+            });
         } else if ack && !rst {
             got.push(Event::RecvAckOfSyn);
         }
@@ -371,7 +385,11 @@ impl TcpConnection {
             && matches!(ev, Event::SendSyn | Event::RecvSyn)
             && matches!(old, TcpState::Established | TcpState::TimeWait)
         {
-            self.anomalies.push(format!("frame {frame}: {} in {}", ev.as_str(), old.as_str()));
+            self.anomalies.push(format!(
+                "frame {frame}: {} in {}",
+                ev.as_str(),
+                old.as_str()
+            ));
         }
         self.sides[side].rfc = new;
     }
@@ -437,7 +455,11 @@ impl TcpConnection {
             s.data.add(rel, rel + i64::from(length));
         }
         if fin && self.sides[e].fin_next.is_none() {
-            let next = p.seq.wrapping_add(length).wrapping_add(u32::from(syn)).wrapping_add(1);
+            let next = p
+                .seq
+                .wrapping_add(length)
+                .wrapping_add(u32::from(syn))
+                .wrapping_add(1);
             self.sides[e].fin_next = Some(next);
             self.sides[e].fin_frame = Some(p.frame);
             if let Some(&first) = self.fins.first() {

@@ -1,7 +1,6 @@
 //! Zeek's view of one TCP endpoint (`TCP_Endpoint`) and its content-gap bookkeeping
 //! (`TCP_Reassembler`); the history letters are in `flow::history`.
 
-
 use crate::flow::history::Scaled;
 
 /// 2^32: the size of TCP's sequence space.
@@ -34,7 +33,10 @@ pub enum ZeekState {
 
 impl ZeekState {
     pub fn in_handshake(self) -> bool {
-        matches!(self, ZeekState::Inactive | ZeekState::SynSent | ZeekState::SynAckSent)
+        matches!(
+            self,
+            ZeekState::Inactive | ZeekState::SynSent | ZeekState::SynAckSent
+        )
     }
 }
 
@@ -51,7 +53,10 @@ pub struct Reassembly {
 
 impl Default for Reassembly {
     fn default() -> Self {
-        Reassembly { expected: 1, blocks: Vec::new() }
+        Reassembly {
+            expected: 1,
+            blocks: Vec::new(),
+        }
     }
 }
 
@@ -217,7 +222,11 @@ pub fn tcp_conn_state(orig: &ZeekEndpoint, resp: &ZeekEndpoint, history: &str) -
     }
     if os == Z::Reset {
         if r_inactive {
-            return if rstos0_history(history) { "RSTOS0" } else { "OTH" };
+            return if rstos0_history(history) {
+                "RSTOS0"
+            } else {
+                "OTH"
+            };
         }
         return "RSTO";
     }

@@ -8,4 +8,7 @@ pub mod outcome;
 pub mod state;
 pub mod zeek;
 
+#[cfg(test)]
+mod tests;
+
 pub use connection::TcpConnection;

@@ -49,7 +49,11 @@ pub fn handshake(client: &Side, server: &Side) -> Handshake {
 
 /// Whether the handshake was valid (the SYN-ACK acknowledges ISN_c+1 and the final ACK
 /// ISN_s+1), and its round trip in ns (first SYN to final ACK); None where not known.
-pub fn handshake_validity(h: Handshake, client: &Side, server: &Side) -> (Option<bool>, Option<i64>) {
+pub fn handshake_validity(
+    h: Handshake,
+    client: &Side,
+    server: &Side,
+) -> (Option<bool>, Option<i64>) {
     let Some(isn) = client.syn_isn else {
         return (None, None);
     };
@@ -58,9 +62,10 @@ pub fn handshake_validity(h: Handshake, client: &Side, server: &Side) -> (Option
     }
     let synack_ok = server.synack_ack == isn.wrapping_add(1);
     match (h, client.final_ack, server.synack_seq) {
-        (Handshake::Complete, Some((ack, ts, _)), Some(synack_seq)) => {
-            (Some(synack_ok && ack == synack_seq.wrapping_add(1)), Some(ts - client.syn_ns))
-        }
+        (Handshake::Complete, Some((ack, ts, _)), Some(synack_seq)) => (
+            Some(synack_ok && ack == synack_seq.wrapping_add(1)),
+            Some(ts - client.syn_ns),
+        ),
         _ => (if synack_ok { None } else { Some(false) }, None),
     }
 }
@@ -128,16 +133,31 @@ mod tests {
 
     #[test]
     fn rfc9293_3_6_the_active_closer_waits() {
-        assert_eq!(time_wait(TcpState::TimeWait, TcpState::Closed), Some(Role::Client));
-        assert_eq!(time_wait(TcpState::TimeWait, TcpState::TimeWait), Some(Role::Both));
+        assert_eq!(
+            time_wait(TcpState::TimeWait, TcpState::Closed),
+            Some(Role::Client)
+        );
+        assert_eq!(
+            time_wait(TcpState::TimeWait, TcpState::TimeWait),
+            Some(Role::Both)
+        );
         assert_eq!(time_wait(TcpState::CloseWait, TcpState::FinWait2), None);
     }
 
     #[test]
     fn a_refused_connection_has_no_closer() {
-        assert_eq!(closer(None, false, Some(Role::Server), Handshake::Refused), None);
-        assert_eq!(closer(None, false, Some(Role::Server), Handshake::Complete), Some(Role::Server));
-        assert_eq!(closer(Some(Role::Client), true, None, Handshake::Complete), Some(Role::Both));
+        assert_eq!(
+            closer(None, false, Some(Role::Server), Handshake::Refused),
+            None
+        );
+        assert_eq!(
+            closer(None, false, Some(Role::Server), Handshake::Complete),
+            Some(Role::Server)
+        );
+        assert_eq!(
+            closer(Some(Role::Client), true, None, Handshake::Complete),
+            Some(Role::Both)
+        );
     }
 
     #[test]

@@ -205,7 +205,10 @@ mod tests {
 
     #[test]
     fn rfc9293_3_6_figure13_simultaneous_close() {
-        let a = step(step(step(S::Established, E::SendFin), E::RecvFin), E::RecvAckOfFin);
+        let a = step(
+            step(step(S::Established, E::SendFin), E::RecvFin),
+            E::RecvAckOfFin,
+        );
         assert_eq!(a, S::TimeWait);
         let b = step(step(S::Established, E::RecvFin), E::SendFinCrossed);
         assert_eq!(step(b, E::RecvAckOfFin), S::TimeWait);
@@ -229,7 +232,9 @@ mod tests {
     #[test]
     fn table_has_one_row_per_pair_and_unexpected_pairs_are_not_in_it() {
         for (i, (s, e, _)) in TRANSITIONS.iter().enumerate() {
-            assert!(TRANSITIONS[i + 1..].iter().all(|(s2, e2, _)| (s2, e2) != (s, e)));
+            assert!(TRANSITIONS[i + 1..]
+                .iter()
+                .all(|(s2, e2, _)| (s2, e2) != (s, e)));
             assert!(!UNEXPECTED.contains(&(*s, *e)));
         }
     }

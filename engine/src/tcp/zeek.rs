@@ -23,7 +23,12 @@ struct Seg {
 
 impl Seg {
     fn of(fl: u8) -> Self {
-        Seg { syn: fl & SYN != 0, fin: fl & FIN != 0, rst: fl & RST != 0, ack: fl & ACK != 0 }
+        Seg {
+            syn: fl & SYN != 0,
+            fin: fl & FIN != 0,
+            rst: fl & RST != 0,
+            ack: fl & ACK != 0,
+        }
     }
 }
 
@@ -56,14 +61,18 @@ impl TcpConnection {
                 z.rst_cnt += 1;
             }
         }
-        let rel_ack = if s.ack { self.update_ack_seq(peer, p.ack, s) } else { 0 };
-        self.update_last_seq(e, s, one_past, length);
-        let do_close = if p.flags & (SYN | FIN | RST) != 0 || self.sides[e].z.state != Z::Established
-        {
-            self.update_state_machine(e, p, s, is_orig)
+        let rel_ack = if s.ack {
+            self.update_ack_seq(peer, p.ack, s)
         } else {
-            false // UpdateStateMachine changes nothing here
+            0
         };
+        self.update_last_seq(e, s, one_past, length);
+        let do_close =
+            if p.flags & (SYN | FIN | RST) != 0 || self.sides[e].z.state != Z::Established {
+                self.update_state_machine(e, p, s, is_orig)
+            } else {
+                false // UpdateStateMachine changes nothing here
+            };
         if s.ack {
             self.ack_received(peer, rel_ack, p.flags);
         }
@@ -232,7 +241,8 @@ impl TcpConnection {
         if s.syn {
             if is_orig {
                 self.set_state(e, if s.ack { Z::SynAckSent } else { Z::SynSent });
-                self.timers.push((p.ts_ns + self.t.tcp_attempt_delay, TimerKind::Attempt));
+                self.timers
+                    .push((p.ts_ns + self.t.tcp_attempt_delay, TimerKind::Attempt));
             } else {
                 if !s.ack
                     && self.sides[peer].z.state == Z::SynAckSent
@@ -318,7 +328,8 @@ impl TcpConnection {
             if !self.sides[e].z.did_close {
                 do_close = true;
             }
-            self.timers.push((p.ts_ns + self.t.tcp_reset_delay, TimerKind::Reset));
+            self.timers
+                .push((p.ts_ns + self.t.tcp_reset_delay, TimerKind::Reset));
         }
         do_close
     }
@@ -356,9 +367,15 @@ impl TcpConnection {
         let expire = z.prev_state != Z::Inactive;
         self.sides[e].z.did_close = true;
         if delete {
-            self.timers = vec![(self.zeek_last_ns + self.t.tcp_close_delay, TimerKind::Delete)];
+            self.timers = vec![(
+                self.zeek_last_ns + self.t.tcp_close_delay,
+                TimerKind::Delete,
+            )];
         } else if expire {
-            self.timers.push((self.zeek_last_ns + self.t.tcp_session_timer, TimerKind::Expire));
+            self.timers.push((
+                self.zeek_last_ns + self.t.tcp_session_timer,
+                TimerKind::Expire,
+            ));
         }
     }
 
@@ -387,7 +404,8 @@ impl TcpConnection {
                         return true;
                     }
                 }
-                self.timers.push((t + self.t.tcp_session_timer, TimerKind::Expire));
+                self.timers
+                    .push((t + self.t.tcp_session_timer, TimerKind::Expire));
                 false
             }
         }

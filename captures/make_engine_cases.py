@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Build the native engine's edge cases with scapy: what ``--check-checksums`` drops, and a
+link type the engine does not decode.
+
+- ``ip_header_bad.pcap``: a complete HTTP-like connection (SYN, SYN-ACK, ACK, data each
+  way, FIN each way) in which the client's first data segment has a bad IPv4 header
+  checksum (TCP checksum correct). With checksum checking it is dropped: the history
+  gains ``C`` where the ``D`` was and the server's ACK of those bytes reveals a gap.
+- ``bad_ack_no_flip.pcap``: a capture that starts with the server's SYN-ACK (from port
+  9999, not a likely server port), then the client's ACK with a bad TCP checksum, and
+  nothing more. Zeek flips a SYN-ACK-first connection on the next ACK or data; a dropped
+  ACK must not do it (history ``Hc``, the SYN-ACK's sender stays the originator).
+
+- ``wifi_80211.pcap``: link type 105 (IEEE 802.11) data frames carrying IPv4/TCP (a SYN
+  and its SYN-ACK). The native engine does not decode 802.11, so the capture is read with
+  tshark instead, with a note on stderr.
+
+Usage: python captures/make_engine_cases.py --out captures/engine
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from scapy.layers.dot11 import Dot11
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import LLC, SNAP, Ether
+from scapy.utils import wrpcap
+
+C, S = "10.9.0.1", "10.9.0.2"
+CP, SP = 41000, 8080
+T0 = 1_700_100_000.0
+
+
+def _pkt(src: str, dst: str, sport: int, dport: int, flags: str, seq: int, ack: int,
+         payload: bytes = b"", t: float = 0.0, bad_ip: bool = False,
+         bad_tcp: bool = False) -> Ether:
+    ip = IP(src=src, dst=dst, id=1)
+    tcp = TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack, window=65535)
+    p = Ether() / ip / tcp / payload
+    p = Ether(bytes(p))  # fill in the checksums
+    if bad_ip:
+        p[IP].chksum = (p[IP].chksum + 1) & 0xFFFF
+    if bad_tcp:
+        p[TCP].chksum = (p[TCP].chksum + 1) & 0xFFFF
+    p.time = T0 + t
+    return p
+
+
+def ip_header_bad() -> list[Ether]:
+    c, s = 1000, 5000
+    req, resp = b"GET / HTTP/1.0\r\n\r\n", b"HTTP/1.0 200 OK\r\n\r\nhello"
+    return [
+        _pkt(C, S, CP, SP, "S", c, 0, t=0.000),
+        _pkt(S, C, SP, CP, "SA", s, c + 1, t=0.001),
+        _pkt(C, S, CP, SP, "A", c + 1, s + 1, t=0.002),
+        _pkt(C, S, CP, SP, "PA", c + 1, s + 1, req, t=0.003, bad_ip=True),
+        _pkt(S, C, SP, CP, "PA", s + 1, c + 1 + len(req), resp, t=0.004),
+        _pkt(S, C, SP, CP, "FA", s + 1 + len(resp), c + 1 + len(req), t=0.005),
+        _pkt(C, S, CP, SP, "FA", c + 1 + len(req), s + 2 + len(resp), t=0.006),
+        _pkt(S, C, SP, CP, "A", s + 2 + len(resp), c + 2 + len(req), t=0.007),
+    ]
+
+
+def bad_ack_no_flip() -> list[Ether]:
+    c, s = 2000, 7000
+    return [
+        _pkt(S, C, 9999, CP, "SA", s, c + 1, t=0.000),
+        _pkt(C, S, CP, 9999, "A", c + 1, s + 1, t=0.001, bad_tcp=True),
+    ]
+
+
+def wifi_80211() -> list[Dot11]:
+    out = []
+    for i, (src, dst, sport, dport, flags, seq, ack) in enumerate((
+            (C, S, CP, SP, "S", 3000, 0), (S, C, SP, CP, "SA", 9000, 3001))):
+        p = (Dot11(type=2, subtype=0, addr1="02:00:00:00:00:02", addr2="02:00:00:00:00:01",
+                   addr3="02:00:00:00:00:03")
+             / LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / SNAP(OUI=0, code=0x0800)
+             / IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, flags=flags, seq=seq,
+                                          ack=ack))
+        p.time = T0 + i * 0.001
+        out.append(p)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=Path("captures/engine"))
+    out = ap.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
+    wrpcap(str(out / "ip_header_bad.pcap"), ip_header_bad())
+    wrpcap(str(out / "bad_ack_no_flip.pcap"), bad_ack_no_flip())
+    wrpcap(str(out / "wifi_80211.pcap"), wifi_80211(), linktype=105)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""The native engine through the CLI and the API: the same records as the tshark engine,
+checksum handling as Zeek's, bad input and truncation with the same words and exit codes,
+and a tshark fallback for what it does not decode."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from zeek_oracle import oracle_captures
+
+from analyzer import _engine
+from analyzer.api import analyze, analyze_capture
+from analyzer.errors import UsageError
+from analyzer.loader import LoadOptions
+from analyzer.report.zeek import zeek_rows
+
+pytestmark = pytest.mark.tshark
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINE_CASES = ROOT / "captures" / "engine"
+APP = ("http_requests", "http_responses", "websocket", "transactions", "websockets")
+TUNNEL_TRACES = {"vxlan", "geneve", "gre-sample", "gtp-inner-ipv6", "teredo"}
+
+CAPTURES = sorted(
+    p for p in (ROOT / "captures").rglob("*")
+    if p.is_file() and p.name.endswith((".pcap", ".pcapng", ".gz"))
+    and p.parent.name != "bad" and p.name != "wifi_80211.pcap"
+) + [c.capture for c in oracle_captures() if c.capture.stem not in TUNNEL_TRACES]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "analyzer", *args], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "COLUMNS": "200"},
+                          check=False)
+
+
+def _without_app(rec: object) -> dict[str, object]:
+    d = dataclasses.asdict(rec)  # type: ignore[call-overload]
+    return {k: v for k, v in d.items() if k not in APP}
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["ignore-checksums", "check-checksums"])
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_native_and_tshark_engines_give_identical_records(path: Path, check: bool) -> None:
+    native = analyze_capture(path, LoadOptions(engine="native", check_checksums=check))
+    tshark = analyze_capture(path, LoadOptions(engine="tshark", check_checksums=check))
+    assert native.engine == "native" and tshark.engine == "tshark"
+    assert native.error is None and tshark.error is None
+    assert native.records, "every capture here has connections"
+    assert [_without_app(r) for r in native.records] == [_without_app(r) for r in tshark.records]
+    assert native.warnings == tshark.warnings
+
+
+def test_tunnels_split_by_the_native_engine_only() -> None:
+    """README, Engines: the tshark engine reads one TCP/UDP header per frame (the innermost)
+    and skips ICMP, so of a VXLAN trace it keeps only the two outer flows whose frames carry
+    ARP; the native engine gives Zeek's rows: four outer UDP flows and the inner ICMP flow
+    that names its two outer flows."""
+    vxlan = next((c.capture for c in oracle_captures() if c.capture.stem == "vxlan"), None)
+    if vxlan is None:
+        pytest.skip("../shared/oracle is not beside the project")
+    t = analyze_capture(vxlan, LoadOptions(engine="tshark")).records
+    assert [(r.proto, r.client_ip, r.client_port, r.server_ip, r.server_port) for r in t] == [
+        ("udp", "192.168.56.11", 39924, "192.168.56.12", 4789),
+        ("udp", "192.168.56.12", 40908, "192.168.56.11", 4789)]
+    n = analyze_capture(vxlan, LoadOptions(engine="native")).records
+    assert sorted((r.proto, r.client_port, r.server_port) for r in n) == [
+        ("icmp", 8, 0), ("udp", 38071, 4789), ("udp", 39924, 4789), ("udp", 40908, 4789),
+        ("udp", 48134, 4789)]
+    icmp = next(r for r in n if r.proto == "icmp")
+    outer = {r.uid: r.client_port for r in n if r.proto == "udp"}
+    assert sorted(outer[u] for u in icmp.tunnel_parents) == [38071, 48134]
+    assert icmp.history == "X"  # Zeek: more than Tunnel::max_changes_per_connection changes
+    assert (icmp.orig_pkts, icmp.orig_bytes, icmp.resp_pkts, icmp.resp_ip_bytes) == (
+        4, 224, 4, 336)
+
+
+@pytest.mark.parametrize("engine", ["native", "tshark"])
+def test_bad_ipv4_header_checksum_is_dropped_with_check_checksums(engine: str) -> None:
+    """Zeek without -C drops a packet whose IPv4 header checksum is wrong (the TCP checksum
+    is right): C in the history instead of D, and the server's ACK reveals the 18 bytes."""
+    path = ENGINE_CASES / "ip_header_bad.pcap"
+    (r,) = analyze_capture(path, LoadOptions(engine=engine, check_checksums=True)).records
+    assert (r.history, r.conn_state, r.missed_bytes, r.orig_pkts) == ("ShACdGfFa", "SF", 18, 3)
+    (r,) = analyze_capture(path, LoadOptions(engine=engine)).records
+    assert (r.history, r.missed_bytes, r.orig_pkts, r.bytes_c2s) == ("ShADdfFa", 0, 4, 18)
+
+
+@pytest.mark.parametrize("engine", ["native", "tshark"])
+def test_a_dropped_packet_does_not_flip_the_roles(engine: str) -> None:
+    path = ENGINE_CASES / "bad_ack_no_flip.pcap"
+    (r,) = analyze_capture(path, LoadOptions(engine=engine, check_checksums=True)).records
+    assert (r.history, r.client_ip, r.client_port, r.orig_pkts) == ("Hc", "10.9.0.2", 9999, 1)
+    (r,) = analyze_capture(path, LoadOptions(engine=engine)).records
+    assert (r.history, r.client_ip, r.client_port) == ("^hA", "10.9.0.1", 41000)
+
+
+def test_an_undecoded_link_type_is_read_with_tshark_and_says_so() -> None:
+    proc = _cli("--engine", "native", "connections", "captures/engine/wifi_80211.pcap",
+                "-f", "zeek", "-q")
+    assert proc.returncode == 0
+    assert proc.stderr.strip() == ("note: captures/engine/wifi_80211.pcap: read with tshark: "
+                                   "link type 105 is not decoded by the native engine")
+    rows = [ln.split("\t") for ln in proc.stdout.splitlines() if not ln.startswith("#")]
+    assert [(r[2], r[3], r[11], r[13]) for r in rows] == [("10.9.0.1", "41000", "S1", "Sh")]
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("empty.pcap", "empty file (0 bytes), not a capture"),
+    ("not_a_capture.pcap", "not a capture file (neither pcap nor pcapng)"),
+])
+def test_bad_files_give_one_line_and_exit_3(name: str, message: str) -> None:
+    path = f"captures/synthetic/bad/{name}"
+    proc = _cli("--engine", "native", "connections", path, "-f", "jsonl")
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == f"error: {path}: {message}"
+    assert proc.stdout == ""
+
+
+def test_a_truncated_capture_is_read_up_to_the_cut() -> None:
+    path = "captures/synthetic/bad/truncated.pcap"
+    proc = _cli("--engine", "native", "connections", path, "-f", "jsonl", "-q")
+    assert proc.returncode == 0
+    assert proc.stderr.strip() == (
+        f"warning: {path}: truncated after frame 7 (the rest is cut off)")
+    assert proc.stdout.count("\n") == 1 and '"last_frame": 7' in proc.stdout
+    assert _cli("--engine", "native", "connections", path, "--strict", "-q").returncode == 4
+
+
+def test_a_capture_given_twice_is_read_twice() -> None:
+    path = "captures/synthetic/vlan.pcap"
+    proc = _cli("--engine", "native", "connections", path, path, "-f", "jsonl", "-q")
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1]
+
+
+def test_native_with_a_display_filter_is_a_usage_error() -> None:
+    proc = _cli("--engine", "native", "connections", "captures/synthetic/vlan.pcap",
+                "-Y", "tcp")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: --engine native cannot apply -Y/--display-filter: "
+                                   "use --engine tshark or auto")
+    with pytest.raises(UsageError):
+        analyze("captures/synthetic/vlan.pcap", engine="native", display_filter="tcp")
+
+
+def test_native_needs_no_tshark(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path), "TSHARK_PATH": ""}
+    proc = subprocess.run([sys.executable, "-m", "analyzer", "--engine", "native",
+                           "connections", "captures/synthetic/gzip.pcap.gz", "-f", "zeek",
+                           "-q"], capture_output=True, text=True, cwd=ROOT, env=env,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    rows = [ln.split("\t") for ln in proc.stdout.splitlines() if not ln.startswith("#")]
+    assert [(r[11], r[13]) for r in rows] == [("SF", "ShADadFf")]
+
+
+def test_engine_reads_compressed_captures_the_same(tmp_path: Path) -> None:
+    """A gzip and a zstd copy (made here; ``make test`` installs the zstd command) give the
+    plain file's records."""
+    import gzip
+    import shutil
+
+    plain = ROOT / "captures/real/mixed.pcap"
+    gz = tmp_path / "mixed.pcap.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    want = [_without_app(r) for r in analyze_capture(plain, LoadOptions(engine="native")).records]
+    got = analyze_capture(gz, LoadOptions(engine="native")).records
+    assert [{**_without_app(r), "capture": str(plain)} for r in got] == want
+    zstd = shutil.which("zstd")
+    if zstd is None:
+        if os.environ.get("CI"):
+            pytest.fail("the zstd command is missing; make test installs it")
+        pytest.skip("the zstd command is not installed")
+    zst = tmp_path / "mixed.pcap.zst"
+    subprocess.run([zstd, "-q", str(plain), "-o", str(zst)], check=True)
+    got = analyze_capture(zst, LoadOptions(engine="native")).records
+    assert [{**_without_app(r), "capture": str(plain)} for r in got] == want
+
+
+def test_engine_records_batch_as_connections_finish() -> None:
+    """The reader hands records over in batches while it reads (memory follows the open
+    connections): a batch size of 1 gives one record per batch until the end."""
+    reader = _engine.read_capture(str(ROOT / "captures/real/mixed.pcap"), batch=1)
+    sizes = [len(b) for b in reader]
+    total = len(analyze_capture(ROOT / "captures/real/mixed.pcap",
+                                LoadOptions(engine="native")).records)
+    assert sum(sizes) == total and max(sizes[:-1] or [1]) == 1
+    assert reader.frames > 0 and reader.truncation is None
+
+
+def test_zeek_rows_name_tunnel_parents_and_ip_proto() -> None:
+    gre = next((c.capture for c in oracle_captures() if c.capture.stem == "gre-sample"), None)
+    if gre is None:
+        pytest.skip("../shared/oracle is not beside the project")
+    rows = zeek_rows(analyze_capture(gre, LoadOptions(engine="native")).records)
+    parents = {r["tunnel_parents"] for r in rows}
+    assert len(parents) == 1 and None not in parents  # one GRE tunnel carries everything
+    assert sorted({(r["proto"], r["ip_proto"]) for r in rows}) == [
+        ("icmp", "1"), ("tcp", "6"), ("udp", "17")]
