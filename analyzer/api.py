@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from analyzer.core.records import ConnectionRecord
 from analyzer.core.tracker import Tracker, TrackerConfig
-from analyzer.errors import AnalyzerError, UsageError
+from analyzer.errors import AnalyzerError, CaptureError, UsageError
 from analyzer.loader import LoadOptions, LoadResult, load, tshark_info
 from analyzer.loader.extract import extract_frames
 from analyzer.loader.native import NativeRead, NeedsTshark, read_native
@@ -76,34 +76,64 @@ def tshark_only_options(options: LoadOptions) -> list[str]:
     return found
 
 
+OnBatch = Callable[[list[ConnectionRecord]], None]
+
+
 def analyze_capture(path: str | Path, options: LoadOptions | None = None,
-                    config: TrackerConfig | None = None) -> CaptureResult:
+                    config: TrackerConfig | None = None,
+                    on_batch: OnBatch | None = None) -> CaptureResult:
     """Read one capture with the engine the options choose; errors are kept in the result.
 
     The native engine reads the file itself. A capture with a link type or encapsulation
     it does not decode is read with tshark instead, with a note saying why.
+
+    ``on_batch``: records are handed to it, in start order, as they are ready (the native
+    engine hands them over while it reads; the tshark engine once, at the end) instead of
+    being kept in the result, so that a writer can stream them.
     """
     options = options or LoadOptions()
+    emitted = [0]
+
+    def counting(batch: list[ConnectionRecord]) -> None:
+        emitted[0] += len(batch)
+        if on_batch is not None:
+            on_batch(batch)
+
     if resolve_engine(options) == "native":
         try:
-            return analyze_native(path, options)
+            return analyze_native(path, options, counting if on_batch else None)
         except NeedsTshark as exc:
+            if emitted[0]:
+                result = CaptureResult(str(path), engine="native")
+                result.error = CaptureError(
+                    str(path), f"{exc}, after {emitted[0]} records were written: read it "
+                    "with --engine tshark")
+                return result
             result = analyze_tshark(path, options, config)
             result.notes.append(f"{path}: read with tshark: {exc}")
-            return result
-    return analyze_tshark(path, options, config)
+    else:
+        result = analyze_tshark(path, options, config)
+    if on_batch is not None and result.error is None:
+        on_batch(result.records)
+        result.records = []
+    return result
 
 
-def analyze_native(path: str | Path, options: LoadOptions) -> CaptureResult:
+def analyze_native(path: str | Path, options: LoadOptions,
+                   on_batch: OnBatch | None = None) -> CaptureResult:
     """Read one capture with the native engine; raises NeedsTshark for one it cannot
-    decode (before any record is returned)."""
+    decode. Records are kept in the result, or handed to ``on_batch`` as they come."""
     name = str(path)
     result = CaptureResult(name, engine="native")
     read = NativeRead()
     records: list[ConnectionRecord] = []
     try:
         for batch in read_native(name, options.check_checksums, read):
-            records.extend(batch)
+            if on_batch is not None:
+                if batch:
+                    on_batch(batch)
+            else:
+                records.extend(batch)
     except AnalyzerError as exc:
         result.error = exc
         return result

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from analyzer.api import CaptureResult, analyze_capture
+from analyzer.api import CaptureResult, OnBatch, analyze_capture
 from analyzer.core.tracker import TrackerConfig
 from analyzer.loader import LoadOptions
 
@@ -55,22 +55,35 @@ def _work(path: str, options: LoadOptions, config: TrackerConfig) -> CaptureResu
 
 def run_batch(paths: list[str], options: LoadOptions, config: TrackerConfig,
               jobs: int | None = None,
-              on_done: Callable[[CaptureResult], None] | None = None) -> list[CaptureResult]:
-    """Analyze every capture; ``jobs`` processes at once (default: the number of cores)."""
+              on_done: Callable[[CaptureResult], None] | None = None,
+              on_batch: OnBatch | None = None) -> list[CaptureResult]:
+    """Analyze every capture; ``jobs`` processes at once (default: the number of cores).
+
+    ``on_batch``: every capture's records go to it, capture by capture in input order, and
+    are not kept in the results (see ``analyze_capture``).
+    """
     jobs = max(1, jobs or os.cpu_count() or 1)
     results: dict[int, CaptureResult] = {}
     if jobs == 1 or len(paths) <= 1:
         for i, path in enumerate(paths):
-            results[i] = _work(path, options, config)
+            results[i] = analyze_capture(path, options, config, on_batch)
             if on_done:
                 on_done(results[i])
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
             futures = {pool.submit(_work, path, options, config): i
                        for i, path in enumerate(paths)}
+            written = 0
             for future in as_completed(futures):
                 result = future.result()
                 results[futures[future]] = result
                 if on_done:
                     on_done(result)
+                # Hand the records over in input order as soon as their turn comes.
+                while on_batch is not None and written in results:
+                    done = results[written]
+                    if done.error is None:
+                        on_batch(done.records)
+                    done.records = []
+                    written += 1
     return [results[i] for i in range(len(paths))]

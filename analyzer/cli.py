@@ -112,8 +112,8 @@ def _err(message: str) -> None:
 
 def _run(captures: list[Path], display_filter: str | None, loader: Loader,
          check_checksums: bool, tshark_path: str | None, decode_as: list[str] | None,
-         pref: list[str] | None, *, jobs: int | None = None, quiet: bool = False
-         ) -> list[CaptureResult]:
+         pref: list[str] | None, *, jobs: int | None = None, quiet: bool = False,
+         on_batch: Callable[[list[Any]], None] | None = None) -> list[CaptureResult]:
     """Read every capture (directories and globs expanded, ``jobs`` at a time); report each
     failure as one line; exit at once on environment errors (tshark, display filter)."""
     from analyzer.api import resolve_engine, tshark_only_options
@@ -149,7 +149,7 @@ def _run(captures: list[Path], display_filter: str | None, loader: Loader,
         _err("error: no capture files found in the given directories")
         raise typer.Exit(EXIT_INPUT)
     with _progress(paths, quiet) as advance:
-        results = run_batch(paths, options, config, jobs, on_done=advance)
+        results = run_batch(paths, options, config, jobs, on_done=advance, on_batch=on_batch)
     for result in results:
         for note in result.notes:
             _err(f"note: {note}")
@@ -219,11 +219,16 @@ def connections(
     endpoints, TIME_WAIT side, bytes each way, Zeek conn_state and history."""
     from analyzer.api import Analysis
     from analyzer.report import writers
+    from analyzer.report.sinks import STREAMING_FORMATS
 
     fmt = format or writers.default_format()
     if fmt is Format.PARQUET and output is None:
         _err("error: --format parquet writes a binary file: give it one with -o FILE")
         raise typer.Exit(2)
+    if fmt in STREAMING_FORMATS:
+        results = _stream(captures, fmt, output, display_filter, loader, check_checksums,
+                          tshark_path, decode_as, pref, jobs, quiet)
+        raise typer.Exit(_exit_code(results, strict))
     results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
                    pref, jobs=jobs, quiet=quiet)
     analysis = Analysis([r for r in results if r.error is None])
@@ -241,13 +246,35 @@ def connections(
                 writers.write_csv(analysis.connections, out)
             elif fmt is Format.MARKDOWN:
                 out.write(writers.markdown_table(analysis.connections.drop(
-                    columns=["anomalies", "first_time", "last_time"])))
+                    columns=["anomalies", "tunnel_parents", "first_time", "last_time"])))
             else:
                 writers.write_table(analysis.connections, out, title="connections")
         finally:
             if output:
                 out.close()
     raise typer.Exit(_exit_code(results, strict))
+
+
+def _stream(captures: list[Path], fmt: Format, output: Path | None,
+            display_filter: str | None, loader: Loader, check_checksums: bool,
+            tshark_path: str | None, decode_as: list[str] | None, pref: list[str] | None,
+            jobs: int | None, quiet: bool) -> list[CaptureResult]:
+    """``connections`` in a streaming format: records are written batch by batch as the
+    engine hands them over (the output file is opened before anything is read)."""
+    from analyzer.report.sinks import open_sink
+
+    with contextlib.ExitStack() as stack:
+        if fmt is Format.PARQUET:
+            assert output is not None
+            sink = open_sink(fmt, None, stack.enter_context(output.open("wb")))
+        else:
+            text = (stack.enter_context(output.open("w", encoding="utf-8", newline=""))
+                    if output else sys.stdout)
+            sink = open_sink(fmt, text, None)
+        results = _run(captures, display_filter, loader, check_checksums, tshark_path,
+                       decode_as, pref, jobs=jobs, quiet=quiet, on_batch=sink.write)
+        sink.close()
+    return results
 
 
 @app.command()

@@ -60,19 +60,35 @@ def write_json(records: list[ConnectionRecord], out: TextIO) -> None:
     out.write("\n")
 
 
-def write_csv(df: pd.DataFrame, out: TextIO) -> None:
+def write_csv(df: pd.DataFrame, out: TextIO, header: bool = True) -> None:
     safe = df.copy()
     for col in safe.columns:
         if pd.api.types.is_string_dtype(safe[col]) or safe[col].dtype == object:
             safe[col] = safe[col].map(_csv_safe)
     safe["anomalies"] = df["anomalies"].map(lambda a: "; ".join(a))
-    safe.to_csv(out, index=False)
+    safe["tunnel_parents"] = df["tunnel_parents"].map(lambda a: " ".join(a))
+    # Times always with nanoseconds, so that a file written batch by batch reads the same
+    # as one written at once (pandas picks the precision per batch otherwise).
+    for col in ("first_time", "last_time"):
+        if col in safe.columns:
+            safe[col] = df[col].map(_iso_ns)
+    safe.to_csv(out, index=False, header=header)
+
+
+def _iso_ns(ts: pd.Timestamp) -> str:
+    return f"{ts:%Y-%m-%d %H:%M:%S}.{ts.microsecond:06d}{ts.nanosecond:03d}+00:00"
+
+
+def parquet_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The connections frame as Parquet stores it (list columns as lists)."""
+    frame = df.copy()
+    frame["anomalies"] = frame["anomalies"].map(list)
+    frame["tunnel_parents"] = frame["tunnel_parents"].map(list)
+    return frame
 
 
 def write_parquet(df: pd.DataFrame, out: BinaryIO) -> None:
-    frame = df.copy()
-    frame["anomalies"] = frame["anomalies"].map(list)
-    frame.to_parquet(out, engine="pyarrow", index=False)
+    parquet_frame(df).to_parquet(out, engine="pyarrow", index=False)
 
 
 def write_table(df: pd.DataFrame, out: TextIO, title: str | None = None) -> None:

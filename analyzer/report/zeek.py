@@ -69,13 +69,25 @@ def zeek_rows(records: Iterable[ConnectionRecord]) -> list[dict[str, str | None]
     return rows
 
 
-def write_conn_log(records: Iterable[ConnectionRecord], out: TextIO) -> None:
+def write_conn_log_header(out: TextIO) -> None:
     now = time.strftime("%Y-%m-%d-%H-%M-%S")
     out.write("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n")
     out.write(f"#path\tconn\n#open\t{now}\n")
     out.write("#fields\t" + "\t".join(COLUMNS) + "\n")
     out.write("#types\t" + "\t".join(TYPES) + "\n")
+
+
+def write_conn_log_rows(records: Iterable[ConnectionRecord], out: TextIO) -> None:
     for row in zeek_rows(records):
         out.write("\t".join("-" if row[c] is None else _escape(str(row[c])) for c in COLUMNS))
         out.write("\n")
+
+
+def write_conn_log_footer(out: TextIO) -> None:
     out.write(f"#close\t{time.strftime('%Y-%m-%d-%H-%M-%S')}\n")
+
+
+def write_conn_log(records: Iterable[ConnectionRecord], out: TextIO) -> None:
+    write_conn_log_header(out)
+    write_conn_log_rows(records, out)
+    write_conn_log_footer(out)

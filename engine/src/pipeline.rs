@@ -33,6 +33,15 @@ impl Conn {
         }
     }
 
+    /// When and where the connection started.
+    fn first(&self) -> (i64, u64) {
+        match self {
+            Conn::Tcp(c) => (c.first_ns, c.first_frame),
+            Conn::Udp(f) => (f.first_ns, f.first_frame),
+            Conn::Icmp(f) => (f.first_ns, f.first_frame),
+        }
+    }
+
     fn history(&mut self) -> &mut crate::flow::history::HistoryLog {
         match self {
             Conn::Tcp(c) => &mut c.history,
@@ -75,6 +84,10 @@ impl Flow for Conn {
     }
 }
 
+/// The largest timestamp magnitude the tracker takes as it is (2^62 ns, about 146 years
+/// from the epoch); packets beyond it are clamped to it.
+pub const MAX_TS_NS: i64 = 1 << 62;
+
 /// How the tracker runs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TrackerOptions {
@@ -84,6 +97,9 @@ pub struct TrackerOptions {
     /// Keep every TCP connection's frame numbers in its record.
     pub keep_frames: bool,
     pub timeouts: Timeouts,
+    /// Packets between two sweeps of the table for connections Zeek's timers ended
+    /// (0: [`crate::flow::SWEEP_EVERY`]).
+    pub sweep_every: u64,
 }
 
 /// Where a packet went.
@@ -121,8 +137,12 @@ pub fn ip_tunnel_uid(kind: TunnelKind, a: std::net::IpAddr, b: std::net::IpAddr)
 
 impl Tracker {
     pub fn new(opts: TrackerOptions) -> Self {
+        let mut table = FlowTable::default();
+        if opts.sweep_every > 0 {
+            table.sweep_every = opts.sweep_every;
+        }
         Tracker {
-            table: FlowTable::default(),
+            table,
             opts,
             done: Vec::new(),
             next_id: 0,
@@ -155,6 +175,18 @@ impl Tracker {
     }
 
     pub fn feed(&mut self, p: &Packet<'_>) -> Placement {
+        if !(-MAX_TS_NS..=MAX_TS_NS).contains(&p.ts_ns) {
+            // Timestamps this far out are damage, not time: clamp them so that timer sums
+            // and differences stay in range (a capture's own clock is never near 2^62 ns,
+            // the year 2116).
+            let mut q = p.clone();
+            q.ts_ns = p.ts_ns.clamp(-MAX_TS_NS, MAX_TS_NS);
+            return self.feed_in_range(&q);
+        }
+        self.feed_in_range(p)
+    }
+
+    fn feed_in_range(&mut self, p: &Packet<'_>) -> Placement {
         let (key, present) = self.table.lookup(p, &mut self.done);
         let stack = if p.tunnels.is_empty() {
             Vec::new()
@@ -216,6 +248,25 @@ impl Tracker {
         self.table.drain(&mut self.done);
     }
 
+    /// The smallest start key (first packet's time, its frame, connection id) of the
+    /// connections still open: no record still to come starts before it, except one of a
+    /// connection not yet seen.
+    pub fn min_open_key(&self) -> Option<(i64, u64, u64)> {
+        self.table
+            .table
+            .values()
+            .map(|e| {
+                let (ts, frame) = e.conn.first();
+                (ts, frame, e.id)
+            })
+            .min()
+    }
+
+    /// The newest packet's time.
+    pub fn now_ns(&self) -> i64 {
+        self.table.now_ns
+    }
+
     /// Look at an open connection (for step-by-step views such as `explain`).
     pub fn connection(&self, id: u64) -> Option<&Conn> {
         self.table
@@ -274,7 +325,42 @@ impl std::fmt::Display for RunError {
     }
 }
 
+/// A finished record waiting for its turn, ordered by start (time, frame, id), smallest
+/// first in a `BinaryHeap`.
+struct Pending(ConnectionRecord);
+
+impl Pending {
+    fn key(&self) -> (i64, u64, u64) {
+        (self.0.first_ts_ns, self.0.first_frame, self.0.id)
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.key().cmp(&self.key())
+    }
+}
+
+/// Frames between two looks at the open connections for records that may go out.
+pub const RELEASE_EVERY: u64 = 65_536;
+
 /// A capture read through the whole chain: capture → decode → tracker → records.
+///
+/// Records come out in start order (first packet's time, then frame), as soon as no
+/// connection still open, nor one still to come, can start before them: memory follows the
+/// open connections. (A capture whose clock runs backwards can start a later connection
+/// before one already handed out; records then leave in the order they could.)
 pub struct CaptureRun {
     reader: crate::capture::CaptureReader,
     decoder: crate::decode::Decoder,
@@ -282,6 +368,9 @@ pub struct CaptureRun {
     /// TCP/UDP/ICMP packets fed to the tracker.
     pub packets: u64,
     finished: bool,
+    pending: std::collections::BinaryHeap<Pending>,
+    since_release: u64,
+    release_every: u64,
 }
 
 impl CaptureRun {
@@ -295,7 +384,16 @@ impl CaptureRun {
             tracker: Tracker::new(opts),
             packets: 0,
             finished: false,
+            pending: std::collections::BinaryHeap::new(),
+            since_release: 0,
+            release_every: RELEASE_EVERY,
         }
+    }
+
+    /// Look for records to hand out every `frames` frames instead of [`RELEASE_EVERY`].
+    pub fn with_release_every(mut self, frames: u64) -> Self {
+        self.release_every = frames.max(1);
+        self
     }
 
     pub fn open(path: &std::path::Path, opts: TrackerOptions) -> Result<Self, RunError> {
@@ -324,8 +422,35 @@ impl CaptureRun {
         self.finished
     }
 
-    /// Read on until at least `min_records` connections have finished, `max_frames` frames
-    /// have been read, or the capture ends (then every open connection is finished too).
+    /// Records waiting for an earlier-starting connection to finish.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Move finished records to the waiting heap and hand out, in start order, those that
+    /// nothing still open or still to come can precede (all of them at the end).
+    fn release(&mut self, out: &mut Vec<ConnectionRecord>) {
+        self.pending
+            .extend(self.tracker.take_records().into_iter().map(Pending));
+        let mark = if self.finished {
+            None
+        } else {
+            let next = (self.tracker.now_ns(), self.reader.frames_read() + 1, 0);
+            Some(self.tracker.min_open_key().map_or(next, |k| k.min(next)))
+        };
+        while let Some(top) = self.pending.peek() {
+            if mark.is_some_and(|m| top.key() >= m) {
+                break;
+            }
+            if let Some(Pending(r)) = self.pending.pop() {
+                out.push(r);
+            }
+        }
+    }
+
+    /// Read on until at least `min_records` records can be handed out, `max_frames` frames
+    /// have been read, or the capture ends (then every open connection is finished and
+    /// every record handed out).
     pub fn step(
         &mut self,
         min_records: usize,
@@ -333,7 +458,7 @@ impl CaptureRun {
     ) -> Result<Vec<ConnectionRecord>, RunError> {
         let mut frames = 0u64;
         let mut out = Vec::new();
-        while !self.finished && self.tracker.done.len() < min_records && frames < max_frames {
+        while !self.finished && out.len() < min_records && frames < max_frames {
             let frame = match self.reader.next_frame() {
                 Ok(Some(f)) => f,
                 Ok(None) => {
@@ -355,8 +480,13 @@ impl CaptureRun {
                 self.packets += 1;
                 self.tracker.feed(p);
             }
+            self.since_release += 1;
+            if self.since_release >= self.release_every {
+                self.since_release = 0;
+                self.release(&mut out);
+            }
         }
-        out.extend(self.tracker.take_records());
+        self.release(&mut out);
         Ok(out)
     }
 }

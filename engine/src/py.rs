@@ -257,6 +257,12 @@ impl CaptureReader {
         self.run.open_connections()
     }
 
+    /// Finished records waiting for an earlier-starting connection.
+    #[getter]
+    fn pending(&self) -> usize {
+        self.run.pending()
+    }
+
     /// (last complete frame, cut short rather than damaged, detail) when the capture ended
     /// early, else None.
     #[getter]
@@ -269,8 +275,13 @@ impl CaptureReader {
 
 /// Open a capture for a native read.
 #[pyfunction]
-#[pyo3(signature = (path, check_checksums = false, batch = 4096))]
-fn read_capture(path: PathBuf, check_checksums: bool, batch: usize) -> PyResult<CaptureReader> {
+#[pyo3(signature = (path, check_checksums = false, batch = 4096, release_every = crate::pipeline::RELEASE_EVERY))]
+fn read_capture(
+    path: PathBuf,
+    check_checksums: bool,
+    batch: usize,
+    release_every: u64,
+) -> PyResult<CaptureReader> {
     let opts = TrackerOptions {
         check_checksums,
         ..TrackerOptions::default()

@@ -173,6 +173,8 @@ pub struct FlowTable<C> {
     pub table: FastMap<FlowKey, C>,
     pub now_ns: i64,
     since_sweep: u64,
+    /// Packets between two sweeps ([`SWEEP_EVERY`] unless set).
+    pub sweep_every: u64,
 }
 
 impl<C: Flow> Default for FlowTable<C> {
@@ -181,6 +183,7 @@ impl<C: Flow> Default for FlowTable<C> {
             table: FastMap::default(),
             now_ns: 0,
             since_sweep: 0,
+            sweep_every: SWEEP_EVERY,
         }
     }
 }
@@ -209,7 +212,7 @@ impl<C: Flow> FlowTable<C> {
     /// ran out by the newest packet's time.
     pub fn tick(&mut self, done: &mut Vec<C>) {
         self.since_sweep += 1;
-        if self.since_sweep >= SWEEP_EVERY {
+        if self.since_sweep >= self.sweep_every {
             self.sweep(done);
         }
     }

@@ -407,3 +407,89 @@ fn udp_flow_flips_to_zeek_roles_from_a_likely_server_port_and_dns_expires_after_
         .iter()
         .all(|r| r.conn_state == "SF" && r.history == "Dd" && r.orig_pkts == 1));
 }
+
+/// A raw-IPv4 (link type 228) pcap of TCP segments, built by hand: (ts_us, src last octet,
+/// sport, dst last octet, dport, flags).
+fn raw_pcap(packets: &[(u32, u8, u16, u8, u16, u8)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&228u32.to_le_bytes());
+    for &(us, a, sp, b, dp, fl) in packets {
+        let mut ip = vec![
+            0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, a, 10, 0, 0, b,
+        ];
+        ip.extend_from_slice(&sp.to_be_bytes());
+        ip.extend_from_slice(&dp.to_be_bytes());
+        ip.extend_from_slice(&1000u32.to_be_bytes());
+        ip.extend_from_slice(&0u32.to_be_bytes());
+        ip.extend_from_slice(&[0x50, fl, 0xff, 0xff, 0, 0, 0, 0]);
+        out.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        out.extend_from_slice(&us.to_le_bytes());
+        out.extend_from_slice(&(ip.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(ip.len() as u32).to_le_bytes());
+        out.extend_from_slice(&ip);
+    }
+    out
+}
+
+fn run_in_steps(data: Vec<u8>) -> Vec<(Vec<u64>, usize)> {
+    use crate::capture::CaptureReader;
+    use crate::pipeline::CaptureRun;
+    let reader = CaptureReader::from_reader(Box::new(std::io::Cursor::new(data))).unwrap();
+    let opts = TrackerOptions {
+        sweep_every: 1,
+        ..TrackerOptions::default()
+    };
+    let mut run = CaptureRun::new(reader, opts).with_release_every(1);
+    let mut steps = Vec::new();
+    while !run.is_finished() {
+        let b: Vec<u64> = run
+            .step(1, 1)
+            .unwrap()
+            .iter()
+            .map(|r| r.first_frame)
+            .collect();
+        steps.push((b, run.pending()));
+    }
+    steps
+}
+
+const SEC: u32 = 1_000_000;
+
+#[test]
+fn records_of_finished_connections_go_out_while_the_capture_is_read() {
+    // B (frames 1-2) is refused; Zeek removes it 5 s later, which the sweep at C's SYN
+    // (frame 3, 10 s on) finds: B's record leaves then, before the capture ends.
+    let steps = run_in_steps(raw_pcap(&[
+        (0, 3, 2000, 2, 80, SYN),
+        (10, 2, 80, 3, 2000, RST | ACK),
+        (10 * SEC, 4, 3000, 2, 80, SYN),
+    ]));
+    assert_eq!(steps[2].0, vec![1], "{steps:?}");
+    assert_eq!(steps.last().unwrap().0, vec![3]);
+}
+
+#[test]
+fn records_wait_for_an_earlier_connection_still_open() {
+    // A (frames 1-3) is established and stays open; B (4-5) is refused and over by frame
+    // 6, but A started first: B waits, and the end lets A, B and C out in start order.
+    let steps = run_in_steps(raw_pcap(&[
+        (0, 1, 1000, 2, 80, SYN),
+        (10, 2, 80, 1, 1000, SYN | ACK),
+        (20, 1, 1000, 2, 80, ACK),
+        (30, 3, 2000, 2, 80, SYN),
+        (40, 2, 80, 3, 2000, RST | ACK),
+        (10 * SEC, 4, 3000, 2, 80, SYN),
+    ]));
+    let released: Vec<u64> = steps.iter().flat_map(|(b, _)| b.clone()).collect();
+    assert_eq!(released, vec![1, 4, 6]);
+    assert!(steps[..steps.len() - 1].iter().all(|(b, _)| b.is_empty()));
+    assert_eq!(
+        steps[5].1, 1,
+        "B waits after the sweep at frame 6: {steps:?}"
+    );
+}
