@@ -216,10 +216,9 @@ def test_streamed_formats_equal_whole_writes(engine: str, jobs: str, tmp_path: P
 
     import pandas as pd
 
+    from analyzer.batch import expand_inputs
     from analyzer.report.frame import to_frame
     from analyzer.report.writers import write_csv, write_jsonl
-
-    from analyzer.batch import expand_inputs
 
     inputs = ["captures/real", "captures/synthetic/vlan.pcap", "captures/ws"]
     records = analyze(expand_inputs(inputs), engine=engine).records
