@@ -113,7 +113,7 @@ def _err(message: str) -> None:
 def _run(captures: list[Path], display_filter: str | None, loader: Loader,
          check_checksums: bool, tshark_path: str | None, decode_as: list[str] | None,
          pref: list[str] | None, *, jobs: int | None = None, quiet: bool = False,
-         on_batch: Callable[[list[Any]], None] | None = None) -> list[CaptureResult]:
+         on_batch: Callable[[Any], None] | None = None) -> list[CaptureResult]:
     """Read every capture (directories and globs expanded, ``jobs`` at a time); report each
     failure as one line; exit at once on environment errors (tshark, display filter)."""
     from analyzer.api import resolve_engine, tshark_only_options
@@ -218,10 +218,10 @@ def connections(
     """One record per TCP connection and UDP flow: handshake, close, RFC 9293 states of both
     endpoints, TIME_WAIT side, bytes each way, Zeek conn_state and history."""
     from analyzer.api import Analysis
-    from analyzer.report import writers
+    from analyzer.report.formats import default_format
     from analyzer.report.sinks import STREAMING_FORMATS
 
-    fmt = format or writers.default_format()
+    fmt = format or default_format()
     if fmt is Format.PARQUET and output is None:
         _err("error: --format parquet writes a binary file: give it one with -o FILE")
         raise typer.Exit(2)
@@ -229,6 +229,8 @@ def connections(
         results = _stream(captures, fmt, output, display_filter, loader, check_checksums,
                           tshark_path, decode_as, pref, jobs, quiet)
         raise typer.Exit(_exit_code(results, strict))
+    from analyzer.report import writers
+
     results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
                    pref, jobs=jobs, quiet=quiet)
     analysis = Analysis([r for r in results if r.error is None])
@@ -261,8 +263,14 @@ def _stream(captures: list[Path], fmt: Format, output: Path | None,
             jobs: int | None, quiet: bool) -> list[CaptureResult]:
     """``connections`` in a streaming format: records are written batch by batch as the
     engine hands them over (the output file is opened before anything is read)."""
-    from analyzer.report.sinks import open_sink
+    from analyzer.report.sinks import open_sink, warm_imports
 
+    if fmt in (Format.PARQUET, Format.CSV):
+        # pandas and pyarrow load on another thread while the engine reads (it does not
+        # hold the GIL): the first batch finds them ready.
+        import threading
+
+        threading.Thread(target=warm_imports, args=(fmt,), daemon=True).start()
     with contextlib.ExitStack() as stack:
         if fmt is Format.PARQUET:
             assert output is not None

@@ -4,6 +4,7 @@ that the CLI can parse its options without importing pandas)."""
 from __future__ import annotations
 
 import enum
+import sys
 
 
 class Format(str, enum.Enum):
@@ -14,3 +15,8 @@ class Format(str, enum.Enum):
     PARQUET = "parquet"
     ZEEK = "zeek"
     MARKDOWN = "markdown"
+
+
+def default_format() -> Format:
+    """A table on a terminal, JSON Lines into a pipe or file."""
+    return Format.TABLE if sys.stdout.isatty() else Format.JSONL

@@ -6,31 +6,30 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from analyzer.core.columns import Columns, columns_from_records
 from analyzer.core.records import FIELD_NAMES, ConnectionRecord
-from analyzer.core.vocab import CONN_STATES, Proto, TcpState
+from analyzer.report.schema import (
+    BOOL_COLUMNS,
+    CATEGORIES,
+    FLOAT_COLUMNS,
+    INT_COLUMNS,
+    LIST_COLUMNS,
+    NULLABLE_INT,
+    STATES,
+)
 
-STATES = [s.value for s in TcpState]
-CATEGORIES: dict[str, list[str]] = {
-    "proto": [p.value for p in Proto],
-    "handshake": ["complete", "refused", "unanswered", "incomplete", "not_seen"],
-    "end": ["fin", "rst", "half_closed", "open"],
-    "closer": ["client", "server", "both"],
-    "rst_by": ["client", "server"],
-    "time_wait": ["client", "server", "both"],
-    "client_state": STATES,
-    "server_state": STATES,
-    "conn_state": list(CONN_STATES),
-}
-INT_COLUMNS = ("client_port", "server_port", "ip_version", "first_ts_ns", "last_ts_ns",
-               "syn_retransmissions", "packets_c2s", "packets_s2c", "bytes_c2s", "bytes_s2c",
-               "missed_bytes", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
-               "http_requests", "http_responses", "first_frame", "last_frame")
-NULLABLE_INT = ("orig_bytes", "resp_bytes")
-
+__all__ = ["CATEGORIES", "STATES", "frame_from_columns", "to_frame"]
 
 def to_frame(records: Iterable[ConnectionRecord]) -> pd.DataFrame:
-    rows = [r.to_dict() for r in records]
-    df = pd.DataFrame(rows, columns=list(FIELD_NAMES))
+    return frame_from_columns(columns_from_records(records))
+
+
+def frame_from_columns(cols: Columns) -> pd.DataFrame:
+    """The typed DataFrame of a batch of records given as columns."""
+    data = dict(cols)
+    for col in LIST_COLUMNS:
+        data[col] = [list(v) for v in cols[col]]
+    df = pd.DataFrame(data, columns=list(FIELD_NAMES))
     for col in INT_COLUMNS:
         df[col] = df[col].astype("int64")
     for col in NULLABLE_INT:
@@ -38,9 +37,9 @@ def to_frame(records: Iterable[ConnectionRecord]) -> pd.DataFrame:
     for col, cats in CATEGORIES.items():
         df[col] = pd.Categorical(df[col], categories=cats)
     df["handshake_valid"] = df["handshake_valid"].astype("boolean")
-    for col in ("client_inferred", "websocket", "zeek_flipped"):
+    for col in BOOL_COLUMNS:
         df[col] = df[col].astype("bool")
-    for col in ("first_ts", "last_ts", "duration_s", "handshake_rtt_s", "duration_zeek"):
+    for col in FLOAT_COLUMNS:
         df[col] = df[col].astype("float64")
     df["first_time"] = pd.to_datetime(df["first_ts_ns"], unit="ns", utc=True)
     df["last_time"] = pd.to_datetime(df["last_ts_ns"], unit="ns", utc=True)

@@ -1,33 +1,40 @@
 """Streaming writers: connection records written batch by batch as the engine hands them
 over, so that memory follows the open connections, not the records.
 
-JSON Lines, CSV, Zeek conn.log and Parquet stream (Parquet as one row group per batch);
-the other formats need every record at once and are written from the DataFrame.
+Batches arrive as columns (``analyzer.core.columns``). JSON Lines, CSV, Zeek conn.log and
+Parquet stream (Parquet as one row group per batch); the other formats need every record
+at once and are written from the DataFrame.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, BinaryIO, Protocol, TextIO
 
-from analyzer.core.records import ConnectionRecord
+from analyzer.core.columns import Columns, column_count, records_from_columns
+from analyzer.core.records import FIELD_NAMES
 from analyzer.report.formats import Format
 
 STREAMING_FORMATS = (Format.JSONL, Format.CSV, Format.ZEEK, Format.PARQUET)
 
 
 class RecordSink(Protocol):
-    def write(self, records: list[ConnectionRecord]) -> None: ...
+    def write(self, cols: Columns) -> None: ...
     def close(self) -> None: ...
 
 
 class JsonlSink:
+    """The same lines as ``writers.write_jsonl``: contract order, null for None."""
+
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def write(self, records: list[ConnectionRecord]) -> None:
-        from analyzer.report.writers import write_jsonl
-
-        write_jsonl(records, self.out)
+    def write(self, cols: Columns) -> None:
+        dumps, keys = json.dumps, FIELD_NAMES
+        lines = [dumps(dict(zip(keys, row, strict=True)))
+                 for row in zip(*(cols[k] for k in keys), strict=True)]
+        if lines:
+            self.out.write("\n".join(lines) + "\n")
 
     def close(self) -> None:
         self.out.flush()
@@ -38,17 +45,17 @@ class CsvSink:
         self.out = out
         self.header = True
 
-    def write(self, records: list[ConnectionRecord]) -> None:
-        from analyzer.report.frame import to_frame
+    def write(self, cols: Columns) -> None:
+        from analyzer.report.frame import frame_from_columns
         from analyzer.report.writers import write_csv
 
-        if records or self.header:
-            write_csv(to_frame(records), self.out, header=self.header)
+        if column_count(cols) or self.header:
+            write_csv(frame_from_columns(cols), self.out, header=self.header)
             self.header = False
 
     def close(self) -> None:
         if self.header:
-            self.write([])
+            self.write({f: [] for f in FIELD_NAMES})
         self.out.flush()
 
 
@@ -59,10 +66,10 @@ class ZeekSink:
         self.out = out
         write_conn_log_header(out)
 
-    def write(self, records: list[ConnectionRecord]) -> None:
+    def write(self, cols: Columns) -> None:
         from analyzer.report.zeek import write_conn_log_rows
 
-        write_conn_log_rows(records, self.out)
+        write_conn_log_rows(records_from_columns(cols), self.out)
 
     def close(self) -> None:
         from analyzer.report.zeek import write_conn_log_footer
@@ -72,34 +79,37 @@ class ZeekSink:
 
 
 class ParquetSink:
-    """One Parquet file, a row group per batch; the schema is the DataFrame's (dtypes and
-    categories as ``analyzer.report.frame.to_frame`` makes them)."""
+    """One Parquet file, a row group per batch, built with pyarrow alone from the columns;
+    the schema (``schema.arrow_schema``) carries pandas metadata, so that pandas reads the
+    file back with ``to_frame``'s dtypes and categories."""
 
     def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.writer: Any = None
-
-    def write(self, records: list[ConnectionRecord]) -> None:
-        if not records and self.writer is not None:
-            return
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from analyzer.report.frame import to_frame
-        from analyzer.report.writers import parquet_frame
+        from analyzer.report.schema import arrow_schema
 
-        table = pa.Table.from_pandas(parquet_frame(to_frame(records)), preserve_index=False)
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.out, table.schema)
-        else:
-            table = table.cast(self.writer.schema)
-        if records:
-            self.writer.write_table(table)
+        self.schema = arrow_schema()
+        self.writer: Any = pq.ParquetWriter(out, self.schema)
+
+    def write(self, cols: Columns) -> None:
+        from analyzer.report.schema import arrow_batch
+
+        if column_count(cols):
+            self.writer.write_batch(arrow_batch(cols, self.schema))
 
     def close(self) -> None:
-        if self.writer is None:
-            self.write([])
         self.writer.close()
+
+
+def warm_imports(fmt: Format) -> None:
+    """Import what the CSV and Parquet sinks need (run on a thread while the engine reads;
+    pyarrow loads pandas the first time it converts Python lists, so pandas goes too)."""
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    if fmt is Format.CSV:
+        import analyzer.report.frame
+        import analyzer.report.writers  # noqa: F401
 
 
 def open_sink(fmt: Format, text: TextIO | None, binary: BinaryIO | None) -> RecordSink:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Callable
 from typing import Any, BinaryIO, TextIO
 
 import pandas as pd
 
 from analyzer.core.records import ConnectionRecord
+from analyzer.report import formats
 from analyzer.report.formats import Format
 from analyzer.report.zeek import write_conn_log
 
@@ -153,8 +153,7 @@ CONNECTION_WRITERS: dict[Format, Callable[..., None]] = {
 }
 
 
-def default_format() -> Format:
-    return Format.TABLE if sys.stdout.isatty() else Format.JSONL
+default_format = formats.default_format
 
 
 def _flat(value: object) -> object:

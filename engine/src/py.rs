@@ -92,6 +92,67 @@ fn record_dict<'py>(py: Python<'py>, r: &ConnectionRecord) -> PyResult<Bound<'py
     Ok(d)
 }
 
+/// Records as columns: a dict of equal-length lists, one per field (the native path's
+/// batches; building one list per field is much cheaper than a dict per record).
+fn records_columns<'py>(
+    py: Python<'py>,
+    recs: &[ConnectionRecord],
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    macro_rules! col {
+        ($name:literal, $f:expr) => {
+            d.set_item($name, PyList::new(py, recs.iter().map($f))?)?;
+        };
+    }
+    col!("id", |r| r.id);
+    col!("uid", |r| r.uid.as_str());
+    col!("proto", |r| r.proto.as_str());
+    col!("ip_version", |r| r.ip_version);
+    col!("client_ip", |r| r.client.0.to_string());
+    col!("client_port", |r| r.client.1);
+    col!("server_ip", |r| r.server.0.to_string());
+    col!("server_port", |r| r.server.1);
+    col!("client_inferred", |r| r.client_inferred);
+    col!("first_ts_ns", |r| r.first_ts_ns);
+    col!("last_ts_ns", |r| r.last_ts_ns);
+    col!("handshake", |r| r.handshake);
+    col!("handshake_valid", |r| r.handshake_valid);
+    col!("handshake_rtt_ns", |r| r.handshake_rtt_ns);
+    col!("syn_retransmissions", |r| r.syn_retransmissions);
+    col!("end", |r| r.end);
+    col!("closer", |r| r.closer);
+    col!("rst_by", |r| r.rst_by);
+    col!("client_state", |r| r.client_state);
+    col!("server_state", |r| r.server_state);
+    col!("time_wait", |r| r.time_wait);
+    col!("packets_c2s", |r| r.packets_c2s);
+    col!("packets_s2c", |r| r.packets_s2c);
+    col!("bytes_c2s", |r| r.bytes_c2s);
+    col!("bytes_s2c", |r| r.bytes_s2c);
+    col!("conn_state", |r| r.conn_state);
+    col!("history", |r| r.history.as_str());
+    col!("duration_zeek_ns", |r| r.duration_zeek_ns);
+    col!("orig_bytes", |r| r.orig_bytes);
+    col!("resp_bytes", |r| r.resp_bytes);
+    col!("missed_bytes", |r| r.missed_bytes);
+    col!("orig_pkts", |r| r.orig_pkts);
+    col!("orig_ip_bytes", |r| r.orig_ip_bytes);
+    col!("resp_pkts", |r| r.resp_pkts);
+    col!("resp_ip_bytes", |r| r.resp_ip_bytes);
+    col!("first_frame", |r| r.first_frame);
+    col!("last_frame", |r| r.last_frame);
+    col!("zeek_flipped", |r| r.zeek_flipped);
+    let anomalies = PyList::empty(py);
+    let parents = PyList::empty(py);
+    for r in recs {
+        anomalies.append(PyTuple::new(py, &r.anomalies)?)?;
+        parents.append(PyTuple::new(py, &r.tunnel_parents)?)?;
+    }
+    d.set_item("anomalies", anomalies)?;
+    d.set_item("tunnel_parents", parents)?;
+    Ok(d)
+}
+
 fn records_list<'py>(py: Python<'py>, recs: &[ConnectionRecord]) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for r in recs {
@@ -196,23 +257,18 @@ impl Tracker {
     }
 }
 
-/// A capture read natively, in batches of records: iterate to get lists of dicts.
+/// A capture read natively, in batches of records: iterate to get column dicts (one list
+/// per field, at most `batch` records each).
 #[pyclass(module = "analyzer._engine", unsendable)]
 struct CaptureReader {
     run: CaptureRun,
     batch: usize,
+    ready: std::collections::VecDeque<ConnectionRecord>,
 }
 
-#[pymethods]
 impl CaptureReader {
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
-        if self.run.is_finished() {
-            return Ok(None);
-        }
+    /// Read on (without the GIL) until a batch is ready or the capture ends.
+    fn read(&mut self, py: Python<'_>) -> PyResult<()> {
         let (run, batch) = (&mut self.run, self.batch);
         let result =
             py.allow_threads(|| catch_unwind(AssertUnwindSafe(|| run.step(batch, 1 << 20))));
@@ -232,7 +288,27 @@ impl CaptureReader {
                 )))
             }
         };
-        Ok(Some(records_list(py, &recs)?))
+        self.ready.extend(recs);
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl CaptureReader {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        if self.ready.len() < self.batch && !self.run.is_finished() {
+            self.read(py)?;
+        }
+        if self.ready.is_empty() && self.run.is_finished() {
+            return Ok(None);
+        }
+        let n = self.ready.len().min(self.batch);
+        let recs: Vec<ConnectionRecord> = self.ready.drain(..n).collect();
+        Ok(Some(records_columns(py, &recs)?))
     }
 
     /// TCP/UDP/ICMP packets decoded so far.
@@ -293,8 +369,9 @@ fn read_capture(
             RunError::Capture(e) => CaptureFormatError::new_err(e.to_string()),
         })?;
     Ok(CaptureReader {
-        run,
+        run: run.with_release_every(release_every),
         batch: batch.max(1),
+        ready: std::collections::VecDeque::new(),
     })
 }
 

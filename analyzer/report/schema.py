@@ -1,0 +1,120 @@
+"""The connection record's column types, in one place and without pandas: the DataFrame
+(``frame``) and the Arrow/Parquet schema (``arrow_schema``) are both built from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analyzer.core.records import FIELD_NAMES
+from analyzer.core.vocab import CONN_STATES, Proto, TcpState
+
+STATES = [s.value for s in TcpState]
+CATEGORIES: dict[str, list[str]] = {
+    "proto": [p.value for p in Proto],
+    "handshake": ["complete", "refused", "unanswered", "incomplete", "not_seen"],
+    "end": ["fin", "rst", "half_closed", "open"],
+    "closer": ["client", "server", "both"],
+    "rst_by": ["client", "server"],
+    "time_wait": ["client", "server", "both"],
+    "client_state": STATES,
+    "server_state": STATES,
+    "conn_state": list(CONN_STATES),
+}
+INT_COLUMNS = ("client_port", "server_port", "ip_version", "first_ts_ns", "last_ts_ns",
+               "syn_retransmissions", "packets_c2s", "packets_s2c", "bytes_c2s", "bytes_s2c",
+               "missed_bytes", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
+               "http_requests", "http_responses", "first_frame", "last_frame")
+NULLABLE_INT = ("orig_bytes", "resp_bytes")
+BOOL_COLUMNS = ("client_inferred", "websocket", "zeek_flipped")
+NULLABLE_BOOL = ("handshake_valid",)
+FLOAT_COLUMNS = ("first_ts", "last_ts", "duration_s", "handshake_rtt_s", "duration_zeek")
+LIST_COLUMNS = ("anomalies", "tunnel_parents")
+#: Derived columns the DataFrame adds after the record's fields.
+TIME_COLUMNS = {"first_time": "first_ts_ns", "last_time": "last_ts_ns"}
+
+
+def column_kind(name: str) -> str:
+    if name in CATEGORIES:
+        return "category"
+    if name in INT_COLUMNS:
+        return "int64"
+    if name in NULLABLE_INT:
+        return "Int64"
+    if name in BOOL_COLUMNS:
+        return "bool"
+    if name in NULLABLE_BOOL:
+        return "boolean"
+    if name in FLOAT_COLUMNS:
+        return "float64"
+    if name in LIST_COLUMNS:
+        return "list"
+    if name in TIME_COLUMNS:
+        return "time"
+    return "str"
+
+
+FRAME_COLUMNS: tuple[str, ...] = (*FIELD_NAMES, *TIME_COLUMNS)
+
+# (Arrow type maker, pandas_type, numpy_type) of each kind, as pyarrow's from_pandas
+# writes them for the DataFrame's dtypes.
+_PANDAS_META = {
+    "str": ("object", "str"), "int64": ("int64", "int64"), "Int64": ("int64", "Int64"),
+    "bool": ("bool", "bool"), "boolean": ("bool", "boolean"),
+    "float64": ("float64", "float64"), "category": ("categorical", "int8"),
+    "list": ("list[unicode]", "object"), "time": ("datetimetz", "datetime64[ns]"),
+}
+
+
+def arrow_schema() -> Any:
+    """The Parquet schema of the connections table, with pandas metadata, so that
+    ``pandas.read_parquet`` gives back ``to_frame``'s dtypes, without importing pandas."""
+    import json
+    from importlib.metadata import version
+
+    import pyarrow as pa
+
+    types = {
+        "str": pa.large_string(), "int64": pa.int64(), "Int64": pa.int64(),
+        "bool": pa.bool_(), "boolean": pa.bool_(), "float64": pa.float64(),
+        "category": pa.dictionary(pa.int8(), pa.large_string()),
+        "list": pa.list_(pa.large_string()), "time": pa.timestamp("ns", tz="UTC"),
+    }
+    fields, meta = [], []
+    for name in FRAME_COLUMNS:
+        kind = column_kind(name)
+        fields.append(pa.field(name, types[kind]))
+        pandas_type, numpy_type = _PANDAS_META[kind]
+        extra: dict[str, Any] | None = None
+        if kind == "category":
+            extra = {"num_categories": len(CATEGORIES[name]), "ordered": False}
+        elif kind == "time":
+            extra = {"timezone": "UTC"}
+        meta.append({"name": name, "field_name": name, "pandas_type": pandas_type,
+                     "numpy_type": numpy_type, "metadata": extra})
+    pandas_meta = {"index_columns": [], "column_indexes": [], "columns": meta,
+                   "creator": {"library": "pyarrow", "version": pa.__version__},
+                   "pandas_version": version("pandas")}
+    return pa.schema(fields, metadata={b"pandas": json.dumps(pandas_meta).encode()})
+
+
+def arrow_batch(cols: dict[str, list[Any]], schema: Any) -> Any:
+    """A batch of records as columns -> an Arrow RecordBatch of ``schema``."""
+    import pyarrow as pa
+
+    arrays = []
+    for field in schema:
+        name = field.name
+        kind = column_kind(name)
+        if kind == "time":
+            arrays.append(pa.array(cols[TIME_COLUMNS[name]], type=field.type))
+        elif kind == "category":
+            cats = CATEGORIES[name]
+            index = {c: i for i, c in enumerate(cats)}
+            codes = pa.array([None if v is None else index[v] for v in cols[name]], pa.int8())
+            arrays.append(pa.DictionaryArray.from_arrays(
+                codes, pa.array(cats, pa.large_string())))
+        elif kind == "list":
+            arrays.append(pa.array([list(v) for v in cols[name]], type=field.type))
+        else:
+            arrays.append(pa.array(cols[name], type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
