@@ -41,6 +41,8 @@ venv: $(STAMP)
 ## make demo: the main job on the bundled captures
 demo: tshark venv
 	$(VENV)/bin/pcap-analyzer connections captures/real/*.pcap* captures/synthetic/*.pcap* --format table
+	@# The same captures through the native engine (Rust), as a Zeek conn.log
+	$(VENV)/bin/pcap-analyzer --engine native connections captures/real captures/synthetic/*.pcap* captures/engine --format zeek
 	$(VENV)/bin/pcap-analyzer http captures/real/http11_keepalive.pcapng captures/real/mixed.pcap captures/ws/*.pcap* --format table
 	$(VENV)/bin/pcap-analyzer websockets captures/ws/*.pcap* captures/ws_synthetic/*.pcap --format table
 	$(VENV)/bin/pcap-analyzer summary captures/real/mixed.pcap captures/ws/*.pcap*

@@ -36,6 +36,7 @@ Examples:
   pcap-analyzer connections capture.pcapng
   pcap-analyzer connections capture.pcap.gz --format jsonl -Y "tcp.port == 8080"
   pcap-analyzer connections capture.pcap --format zeek -o conn.log
+  pcap-analyzer --engine native connections big.pcap.zst --format parquet -o conn.parquet
   pcap-analyzer summary captures/real/*.pcapng --format markdown
   pcap-analyzer explain capture.pcap --conn UID --format markdown
   pcap-analyzer report captures/ --out out/ --policy examples/policy.toml

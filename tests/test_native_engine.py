@@ -189,7 +189,9 @@ def test_engine_hands_records_over_in_start_order() -> None:
     capture is read); together they are exactly the records of a whole read."""
     path = ROOT / "captures/real/mixed.pcap"
     reader = _engine.read_capture(str(path), batch=1, release_every=1)
-    keys = [(d["first_ts_ns"], d["first_frame"]) for b in reader for d in b]
+    batches = list(reader)
+    assert {len(b["uid"]) for b in batches} == {1}
+    keys = [k for b in batches for k in zip(b["first_ts_ns"], b["first_frame"], strict=True)]
     assert keys == sorted(keys)
     whole = analyze_capture(path, LoadOptions(engine="native")).records
     assert keys == [(r.first_ts_ns, r.first_frame) for r in whole]
