@@ -114,14 +114,15 @@ def _err(message: str) -> None:
 def _run(captures: list[Path], display_filter: str | None, loader: Loader,
          check_checksums: bool, tshark_path: str | None, decode_as: list[str] | None,
          pref: list[str] | None, *, jobs: int | None = None, quiet: bool = False,
-         on_batch: Callable[[Any], None] | None = None) -> list[CaptureResult]:
+         on_batch: Callable[[Any], None] | None = None, engine: str | None = None
+         ) -> list[CaptureResult]:
     """Read every capture (directories and globs expanded, ``jobs`` at a time); report each
     failure as one line; exit at once on environment errors (tshark, display filter)."""
     from analyzer.api import resolve_engine, tshark_only_options
     from analyzer.batch import expand_inputs, run_batch
 
     options = LoadOptions(
-        engine=_ENGINE,
+        engine=engine or _ENGINE,
         display_filter=display_filter,
         check_checksums=check_checksums,
         loader=loader.value,
@@ -381,7 +382,13 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
     if fmt is Format.PARQUET and output is None:
         _err("error: --format parquet writes a binary file: give it one with -o FILE")
         raise typer.Exit(2)
-    results = _run(captures, *options, jobs=jobs, quiet=quiet)
+    engine = None
+    if _ENGINE == "native":
+        # HTTP and WebSocket come from tshark's dissectors until the engine parses them.
+        _err(f"note: {kind} reads captures with tshark: the native engine does not parse "
+             "HTTP yet")
+        engine = "tshark"
+    results = _run(captures, *options, jobs=jobs, quiet=quiet, engine=engine)
     records = Analysis([r for r in results if r.error is None]).records
     columns: tuple[str, ...]
     if kind == "http":

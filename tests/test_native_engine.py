@@ -246,3 +246,22 @@ def test_streamed_formats_equal_whole_writes(engine: str, jobs: str, tmp_path: P
     proc = _cli("--engine", engine, "connections", *inputs, "-f", "zeek", "-q", "-j", jobs)
     rows = [ln for ln in proc.stdout.splitlines() if not ln.startswith("#")]
     assert [r.split("\t")[1] for r in rows] == frame["uid"].tolist()
+
+
+def test_http_with_the_native_engine_reads_with_tshark_and_says_so() -> None:
+    proc = _cli("--engine", "native", "http", "captures/real/http10.pcapng", "-f", "jsonl", "-q")
+    assert proc.returncode == 0
+    assert proc.stderr.strip() == ("note: http reads captures with tshark: the native engine "
+                                   "does not parse HTTP yet")
+    assert '"method": "GET"' in proc.stdout and '"status": 200' in proc.stdout
+
+
+def test_an_engine_panic_is_one_python_exception_and_no_backtrace() -> None:
+    code = ("from analyzer import _engine\n"
+            "try:\n    _engine._panic_for_test('boom at frame 7')\n"
+            "except _engine.EnginePanic as e:\n    print('caught', e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=False, env={**os.environ, "RUST_BACKTRACE": "1"})
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == "caught boom at frame 7"
+    assert proc.stderr == ""  # the panic hook prints nothing

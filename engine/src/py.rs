@@ -375,6 +375,14 @@ fn read_capture(
     })
 }
 
+/// Panic inside the engine's guard and return what the caller gets: checks that a panic
+/// reaches Python as one `EnginePanic` line, never as a Rust backtrace (for the tests).
+#[pyfunction]
+fn _panic_for_test(message: String) -> PyResult<()> {
+    catch_unwind(|| -> () { panic!("{message}") })
+        .map_err(|e| EnginePanic::new_err(panic_message(&*e)))
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // A panic is reported to the caller as EnginePanic (one line), never as a backtrace.
@@ -382,6 +390,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Tracker>()?;
     m.add_class::<CaptureReader>()?;
     m.add_function(wrap_pyfunction!(read_capture, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add(
         "CaptureFormatError",
         m.py().get_type::<CaptureFormatError>(),
