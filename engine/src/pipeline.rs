@@ -37,8 +37,8 @@ impl Conn {
     fn first(&self) -> (i64, u64) {
         match self {
             Conn::Tcp(c) => (c.first_ns, c.first_frame),
-            Conn::Udp(f) => (f.first_ns, f.first_frame),
-            Conn::Icmp(f) => (f.first_ns, f.first_frame),
+            Conn::Udp(f) => (f.counts.first_ns, f.counts.first_frame),
+            Conn::Icmp(f) => (f.counts.first_ns, f.counts.first_frame),
         }
     }
 

@@ -4,6 +4,7 @@
 //! nanoseconds here; the bindings derive the float seconds.
 
 use crate::decode::Transport;
+use crate::flow::counters::Counters;
 use crate::flow::icmp::IcmpFlow;
 use crate::flow::udp::UdpFlow;
 use crate::flow::Endpoint;
@@ -132,7 +133,8 @@ pub fn from_tcp(id: u64, c: TcpConnection) -> ConnectionRecord {
     }
 }
 
-/// The fields a connection-less flow (UDP, ICMP) leaves empty.
+/// The record of a connection-less flow (UDP, ICMP): counts from `c`, Zeek's originator on
+/// side `o` (0 or 1) of the counts, no TCP fields.
 #[allow(clippy::too_many_arguments)]
 fn flow_record(
     id: u64,
@@ -141,12 +143,14 @@ fn flow_record(
     ip_version: u8,
     client: Endpoint,
     server: Endpoint,
-    first_ns: i64,
-    last_ns: i64,
-    zeek_last_ns: i64,
-    first_frame: u64,
-    last_frame: u64,
+    c: &Counters,
+    o: usize,
+    conn_state: &'static str,
+    history: String,
+    tunnel_parents: Vec<String>,
 ) -> ConnectionRecord {
+    let r = 1 - o;
+    let duration = positive(c.zeek_last_ns - c.first_ns);
     ConnectionRecord {
         id,
         uid,
@@ -155,8 +159,8 @@ fn flow_record(
         client,
         server,
         client_inferred: false,
-        first_ts_ns: first_ns,
-        last_ts_ns: last_ns,
+        first_ts_ns: c.first_ns,
+        last_ts_ns: c.last_ns,
         handshake: None,
         handshake_valid: None,
         handshake_rtt_ns: None,
@@ -167,90 +171,61 @@ fn flow_record(
         client_state: None,
         server_state: None,
         time_wait: None,
-        packets_c2s: 0,
-        packets_s2c: 0,
-        bytes_c2s: 0,
-        bytes_s2c: 0,
-        conn_state: "OTH",
-        history: String::new(),
-        duration_zeek_ns: positive(zeek_last_ns - first_ns),
-        orig_bytes: None,
-        resp_bytes: None,
+        packets_c2s: c.pkts[0],
+        packets_s2c: c.pkts[1],
+        bytes_c2s: c.bytes[0],
+        bytes_s2c: c.bytes[1],
+        conn_state,
+        history,
+        duration_zeek_ns: duration,
+        orig_bytes: duration.map(|_| c.bytes[o]),
+        resp_bytes: duration.map(|_| c.bytes[r]),
         missed_bytes: 0,
-        orig_pkts: 0,
-        orig_ip_bytes: 0,
-        resp_pkts: 0,
-        resp_ip_bytes: 0,
-        first_frame,
-        last_frame,
-        zeek_flipped: false,
+        orig_pkts: c.z_pkts[o],
+        orig_ip_bytes: c.z_ip_bytes[o],
+        resp_pkts: c.z_pkts[r],
+        resp_ip_bytes: c.z_ip_bytes[r],
+        first_frame: c.first_frame,
+        last_frame: c.last_frame,
+        zeek_flipped: o == 1,
         anomalies: Vec::new(),
-        tunnel_parents: Vec::new(),
+        tunnel_parents: sorted(tunnel_parents),
         frames: None,
     }
 }
 
 pub fn from_udp(id: u64, f: UdpFlow) -> ConnectionRecord {
     let (o, r) = if f.zeek_flipped { (1, 0) } else { (0, 1) };
-    let mut rec = flow_record(
+    let c = &f.counts;
+    let state = crate::tcp::endpoint::udp_conn_state(c.z_pkts[o] > 0, c.z_pkts[r] > 0);
+    flow_record(
         id,
         f.uid,
         Transport::Udp,
         f.ip_version,
         f.client,
         f.server,
-        f.first_ns,
-        f.last_ns,
-        f.zeek_last_ns,
-        f.first_frame,
-        f.last_frame,
-    );
-    rec.packets_c2s = f.pkts[0];
-    rec.packets_s2c = f.pkts[1];
-    rec.bytes_c2s = f.bytes[0];
-    rec.bytes_s2c = f.bytes[1];
-    rec.conn_state = crate::tcp::endpoint::udp_conn_state(f.z_pkts[o] > 0, f.z_pkts[r] > 0);
-    rec.history = f.history.as_string();
-    if rec.duration_zeek_ns.is_some() {
-        rec.orig_bytes = Some(f.bytes[o]);
-        rec.resp_bytes = Some(f.bytes[r]);
-    }
-    rec.orig_pkts = f.z_pkts[o];
-    rec.orig_ip_bytes = f.z_ip_bytes[o];
-    rec.resp_pkts = f.z_pkts[r];
-    rec.resp_ip_bytes = f.z_ip_bytes[r];
-    rec.zeek_flipped = f.zeek_flipped;
-    rec.tunnel_parents = sorted(f.tunnel_parents);
-    rec
+        &f.counts,
+        o,
+        state,
+        f.history.as_string(),
+        f.tunnel_parents,
+    )
 }
 
+/// ICMP: Zeek's `conn_state()` knows only TCP and UDP, so every ICMP connection is `OTH`.
 pub fn from_icmp(id: u64, f: IcmpFlow) -> ConnectionRecord {
-    let mut rec = flow_record(
+    flow_record(
         id,
         f.uid,
         Transport::Icmp,
         f.ip_version,
         f.orig,
         f.resp,
-        f.first_ns,
-        f.last_ns,
-        f.zeek_last_ns,
-        f.first_frame,
-        f.last_frame,
-    );
-    rec.packets_c2s = f.pkts[0];
-    rec.packets_s2c = f.pkts[1];
-    rec.bytes_c2s = f.bytes[0];
-    rec.bytes_s2c = f.bytes[1];
-    rec.history = f.history.as_string();
-    if rec.duration_zeek_ns.is_some() {
-        rec.orig_bytes = Some(f.bytes[0]);
-        rec.resp_bytes = Some(f.bytes[1]);
-    }
-    rec.orig_pkts = f.z_pkts[0];
-    rec.orig_ip_bytes = f.z_ip_bytes[0];
-    rec.resp_pkts = f.z_pkts[1];
-    rec.resp_ip_bytes = f.z_ip_bytes[1];
-    rec.tunnel_parents = sorted(f.tunnel_parents);
-    rec
+        &f.counts,
+        0,
+        "OTH",
+        f.history.as_string(),
+        f.tunnel_parents,
+    )
 }

@@ -4,7 +4,8 @@
 //! request and its reply are one connection.
 
 use crate::decode::Packet;
-use crate::flow::history::{HistoryLog, Scaled};
+use crate::flow::counters::Counters;
+use crate::flow::history::HistoryLog;
 use crate::flow::{make_uid, Endpoint, Flow, Timeouts};
 
 pub struct IcmpFlow {
@@ -13,20 +14,10 @@ pub struct IcmpFlow {
     pub orig: Endpoint,
     pub resp: Endpoint,
     pub history: HistoryLog,
-    pub first_ns: i64,
-    pub last_ns: i64,
-    pub zeek_last_ns: i64,
-    pub first_frame: u64,
-    pub last_frame: u64,
     /// Messages and payload bytes (after the 8-byte ICMP header), orig then resp.
-    pub pkts: [u64; 2],
-    pub bytes: [u64; 2],
-    pub z_pkts: [u64; 2],
-    pub z_ip_bytes: [u64; 2],
-    chk: [Scaled; 2],
+    pub counts: Counters,
     inactivity: i64,
     removed: bool,
-    check_checksums: bool,
     pub tunnel_parents: Vec<String>,
 }
 
@@ -38,48 +29,23 @@ impl IcmpFlow {
             orig: (p.src, p.sport),
             resp: (p.dst, p.dport),
             history: HistoryLog::default(),
-            first_ns: p.ts_ns,
-            last_ns: p.ts_ns,
-            zeek_last_ns: p.ts_ns,
-            first_frame: p.frame,
-            last_frame: p.frame,
-            pkts: [0; 2],
-            bytes: [0; 2],
-            z_pkts: [0; 2],
-            z_ip_bytes: [0; 2],
-            chk: [Scaled::default(), Scaled::default()],
+            counts: Counters::new(p, check_checksums),
             inactivity: t.icmp_inactivity,
             removed: false,
-            check_checksums,
             tunnel_parents: Vec::new(),
         }
     }
 
     /// Feed one message; returns true when it came from the originator.
     pub fn feed(&mut self, p: &Packet<'_>) -> bool {
-        let i = usize::from((p.src, p.sport) != self.orig);
-        self.last_ns = p.ts_ns;
-        self.last_frame = p.frame;
-        self.pkts[i] += 1;
-        if p.checksum_bad && self.check_checksums {
-            if self.chk[i].hit() {
-                self.history.add(b'C', i == 0);
-            }
-            return i == 0;
-        }
-        self.bytes[i] += u64::from(p.payload_len);
-        self.zeek_last_ns = p.ts_ns;
-        self.z_pkts[i] += 1;
-        self.z_ip_bytes[i] += u64::from(p.ip_len);
-        i == 0
+        let (side, _) = self.counts.count(p, &mut self.history, |i| i == 0);
+        side == 0
     }
 }
 
 impl Flow for IcmpFlow {
     fn expired(&mut self, now_ns: i64) -> bool {
-        if now_ns >= self.zeek_last_ns + self.inactivity {
-            self.removed = true;
-        }
+        self.removed |= self.counts.idle(now_ns, self.inactivity);
         self.removed
     }
 

@@ -4,6 +4,7 @@
 //! The table is generic over the connection type ([`Flow`]), so that this module knows
 //! nothing of TCP: `tcp` implements [`Flow`] for its connections.
 
+pub mod counters;
 pub mod history;
 pub mod icmp;
 pub mod udp;

@@ -2,7 +2,8 @@
 //! (`zeek_flipped`: Zeek flips a flow whose first sender uses a likely server port).
 
 use crate::decode::Packet;
-use crate::flow::history::{HistoryLog, Kind, Scaled, LIKELY_SERVER_PORTS_UDP};
+use crate::flow::counters::Counters;
+use crate::flow::history::{HistoryLog, Kind, LIKELY_SERVER_PORTS_UDP};
 use crate::flow::{broadcast_or_multicast, make_uid, Endpoint, Flow, Timeouts};
 
 pub struct UdpFlow {
@@ -12,21 +13,10 @@ pub struct UdpFlow {
     pub server: Endpoint,
     pub zeek_flipped: bool,
     pub history: HistoryLog,
-    pub first_ns: i64,
-    pub last_ns: i64,
-    pub zeek_last_ns: i64,
-    pub first_frame: u64,
-    pub last_frame: u64,
-    /// Packets and payload bytes, client then server.
-    pub pkts: [u64; 2],
-    pub bytes: [u64; 2],
-    /// What Zeek counts (packets that passed the checksum check), client then server.
-    pub z_pkts: [u64; 2],
-    pub z_ip_bytes: [u64; 2],
-    chk: [Scaled; 2],
+    /// Client (the first sender) then server.
+    pub counts: Counters,
     inactivity: i64,
     removed: bool,
-    check_checksums: bool,
     /// Zeek's DNS analyzer's `ExpireTimer`, when the responder port is a DNS port.
     dns_timer: Option<i64>,
     pub tunnel_parents: Vec<String>,
@@ -54,19 +44,9 @@ impl UdpFlow {
             server: (p.dst, p.dport),
             zeek_flipped,
             history,
-            first_ns: p.ts_ns,
-            last_ns: p.ts_ns,
-            zeek_last_ns: p.ts_ns,
-            first_frame: p.frame,
-            last_frame: p.frame,
-            pkts: [0; 2],
-            bytes: [0; 2],
-            z_pkts: [0; 2],
-            z_ip_bytes: [0; 2],
-            chk: [Scaled::default(), Scaled::default()],
+            counts: Counters::new(p, check_checksums),
             inactivity: t.udp_inactivity,
             removed: false,
-            check_checksums,
             dns_timer: {
                 let resp_port = if zeek_flipped { p.sport } else { p.dport };
                 DNS_PORTS
@@ -79,38 +59,27 @@ impl UdpFlow {
 
     /// Feed one datagram; returns true when it came from the client.
     pub fn feed(&mut self, p: &Packet<'_>) -> bool {
-        let i = usize::from((p.src, p.sport) != self.client);
-        self.last_ns = p.ts_ns;
-        self.last_frame = p.frame;
-        self.pkts[i] += 1;
-        let is_orig = (i == 0) != self.zeek_flipped;
-        if p.checksum_bad && self.check_checksums {
-            if self.chk[i].hit() {
-                self.history.add(b'C', is_orig);
-            }
-            return i == 0;
+        let flipped = self.zeek_flipped;
+        let (side, kept) = self
+            .counts
+            .count(p, &mut self.history, |i| (i == 0) != flipped);
+        if kept {
+            self.history.check(Kind::Data, b'D', (side == 0) != flipped);
         }
-        self.bytes[i] += u64::from(p.payload_len);
-        self.zeek_last_ns = p.ts_ns;
-        self.history.check(Kind::Data, b'D', is_orig);
-        self.z_pkts[i] += 1;
-        self.z_ip_bytes[i] += u64::from(p.ip_len);
-        i == 0
+        side == 0
     }
 }
 
 impl Flow for UdpFlow {
     fn expired(&mut self, now_ns: i64) -> bool {
-        if now_ns >= self.zeek_last_ns + self.inactivity {
-            self.removed = true;
-        }
+        self.removed |= self.counts.idle(now_ns, self.inactivity);
         // DNS_Analyzer::ExpireTimer: a DNS conversation quiet for the session timeout (less
         // a second of slack) is over; otherwise look again a timeout later.
         while let Some(t) = self.dns_timer {
             if self.removed || t > now_ns {
                 break;
             }
-            if t - self.last_ns >= DNS_SESSION_TIMEOUT - crate::flow::NS {
+            if t - self.counts.last_ns >= DNS_SESSION_TIMEOUT - crate::flow::NS {
                 self.removed = true;
             } else {
                 self.dns_timer = Some(t + DNS_SESSION_TIMEOUT);
