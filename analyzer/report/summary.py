@@ -35,6 +35,9 @@ def summarize(df: pd.DataFrame, records: Sequence[ConnectionRecord] = (),
         rows.append(_row(capture, "connections", "tcp", total, total))
         rows.append(_row(capture, "connections", "udp", int((group["proto"] == "udp").sum()),
                          None))
+        icmp = int((group["proto"] == "icmp").sum())
+        if icmp:  # only the native engine reports ICMP
+            rows.append(_row(capture, "connections", "icmp", icmp, None))
         for section in SECTIONS:
             counts = tcp[section].astype("string").fillna("none").value_counts(sort=True)
             for item, n in counts.items():
