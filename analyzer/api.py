@@ -313,7 +313,7 @@ def _analyze_once(path: str | Path, options: LoadOptions, config: TrackerConfig 
         result.error = exc
         return result, {}
     records.extend(tracker.finish())
-    records.sort(key=lambda r: (r.first_ts_ns, r.first_frame))
+    records.sort(key=lambda r: (r.first_ts_ns, r.first_frame, r.conn_id))
     result.records = records
     result.packets = loaded.packets
     result.warnings = loaded.warnings

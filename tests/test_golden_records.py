@@ -30,9 +30,7 @@ ORACLE = ROOT.parent / "shared" / "oracle"
 APP_FIELDS = ("http_requests", "http_responses", "websocket")
 
 #: Captures whose golden records were wrong, and why (README, "What changed from 0.1's
-#: records"). The native engine now gives Zeek's rows for them (the oracle test checks);
-#: the tshark engine, which does not split tunnels, still gives the golden ones, except
-#: where noted in TSHARK_FIXED.
+#: records"). Both engines now give Zeek's rows for them (the oracle test checks).
 FIXED: dict[str, str] = {
     "oracle/zeek-tunnels/vxlan.pcap": "a flow was built from the inner addresses and the "
     "outer ports; now the outer UDP flows and the inner ICMP flow, as Zeek reports them",
@@ -43,10 +41,7 @@ FIXED: dict[str, str] = {
     "oracle/zeek-tunnels/teredo.pcap": "the outer Teredo flows and the ICMPv6 rows were "
     "missing",
 }
-TSHARK_FIXED: dict[str, str] = {
-    "oracle/zeek-tunnels/teredo.pcap": "Zeek's DNS session timeout splits a quiet DNS flow, "
-    "and 3544 (Teredo) is a likely server port",
-}
+
 
 
 def _capture_path(name: str) -> Path:
@@ -98,9 +93,8 @@ def _project(rows: list[dict[str, object]], keys: list[str]) -> list[dict[str, o
 @pytest.mark.parametrize("engine", ["native", "tshark"])
 @pytest.mark.parametrize("name", golden_names())
 def test_engine_reproduces_golden_records(name: str, engine: str) -> None:
-    fixed = FIXED if engine == "native" else TSHARK_FIXED
-    if name in fixed:
-        pytest.skip(f"golden was wrong: {fixed[name]}")
+    if name in FIXED:
+        pytest.skip(f"golden was wrong: {FIXED[name]}")
     want, want_zeek = _golden(name)
     got, got_zeek = _ours(name, engine)
     keys = [k for k in (want[0] if want else {}) if k != "capture"]

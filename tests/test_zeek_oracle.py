@@ -3,8 +3,7 @@ tunnel_parents must equal Zeek's own output for every connection of every captur
 ../shared/oracle (MANIFEST.tsv and zeek-tunnels/MANIFEST.tsv).
 
 Zeek ran with or without ``-C`` (ignore checksums); we run with checksum checking to match.
-Both engines are held to it; the tshark engine does not split tunnels (README,
-"Engines"), so the tunnel traces are the native engine's alone.
+Both engines are held to it.
 """
 
 from __future__ import annotations
@@ -43,8 +42,6 @@ def _ours(oc: OracleCapture, engine: str) -> list[dict[str, str | None]]:
 @pytest.mark.parametrize("engine", ["native", "tshark"])
 @pytest.mark.parametrize("oc", CASES, ids=lambda c: c.name)
 def test_conn_log_equals_zeek(oc: OracleCapture, engine: str) -> None:
-    if engine == "tshark" and "zeek-tunnels" in oc.capture.parts:
-        pytest.skip("the tshark engine does not split tunnels (README, Engines)")
     ours = _ours(oc, engine)
     if oc.history_state is not None:
         history, state = parse_history_state(oc.history_state)

@@ -80,7 +80,7 @@ class PacketRecord(NamedTuple):
     Attributes:
         frame: tshark's frame number (1-based); quoted in anomalies and errors.
         ts_ns: capture time, integer nanoseconds since the epoch (no float rounding).
-        proto: ``"tcp"`` or ``"udp"``.
+        proto: ``"tcp"``, ``"udp"`` or ``"icmp"``.
         ip_version: 4 or 6.
         src, sport, dst, dport: the addresses (as tshark prints them) and ports.
         ip_len: IP total length (IPv4 total length; IPv6 payload length + 40): Zeek's ip_bytes.
@@ -92,6 +92,10 @@ class PacketRecord(NamedTuple):
         checksum_bad: True when tshark validated the checksum and it was wrong.
         http: HTTP messages tshark completed in this packet (several when pipelined).
         ws: WebSocket frames tshark completed in this packet, in order.
+        tunnels: the encapsulations it came in, outermost first, each as (kind, outer
+            source, outer destination, outer source port, outer destination port); the
+            ports are 0 for IP-level tunnels. For ``icmp`` packets, ``sport`` is the ICMP
+            type and ``dport`` the code (the engine turns them into Zeek's ports).
     """
 
     frame: int
@@ -112,3 +116,4 @@ class PacketRecord(NamedTuple):
     checksum_bad: bool = False
     http: tuple[HttpMessage, ...] = ()
     ws: tuple[WsFrame, ...] = ()
+    tunnels: tuple[tuple[str, str, str, int, int], ...] = ()

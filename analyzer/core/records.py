@@ -101,6 +101,9 @@ class ConnectionRecord:
     #: The connection's HTTP transactions and WebSocket upgrade attempts (not columns).
     transactions: tuple[HttpTransaction, ...] = field(default=(), repr=False)
     websockets: tuple[WebSocketSession, ...] = field(default=(), repr=False)
+    #: The tracker's creation order of the connection (not a column): breaks ties between
+    #: connections that start in the same frame (a tunnel's outer flow comes first).
+    conn_id: int = field(default=0, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = {name: getattr(self, name) for name in FIELD_NAMES}
@@ -110,5 +113,6 @@ class ConnectionRecord:
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(
-    f.name for f in fields(ConnectionRecord) if f.name not in ("transactions", "websockets")
+    f.name for f in fields(ConnectionRecord)
+    if f.name not in ("transactions", "websockets", "conn_id")
 )

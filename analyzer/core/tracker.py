@@ -93,6 +93,7 @@ def to_record(capture: str, d: Mapping[str, Any], app: AppState | None = None
         tunnel_parents=tuple(d["tunnel_parents"]),
         transactions=tuple(app.http.transactions()) if app else (),
         websockets=tuple(ws.session() for ws in app.ws_by_depth.values()) if app else (),
+        conn_id=d["id"],
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame
 from analyzer.errors import BadDisplayFilter, CaptureError, TsharkNotFound, TsharkTooOld
@@ -34,6 +35,9 @@ LEAN_ARGS: tuple[str, ...] = (
     "-o", "http.decompress_body:FALSE",
     "-o", "websocket.decompress:FALSE",
 )
+
+#: Teredo on any UDP port, as Zeek (and the native engine) find it, not only on 3544.
+TUNNEL_ARGS: tuple[str, ...] = ("--enable-heuristic", "teredo_udp")
 
 #: HTTP preferences the fast and the pyshark loader both apply. Whether a message is
 #: reported once its whole body is reassembled (``http.desegment_body``) is chosen per run,
@@ -69,6 +73,9 @@ FIELDS: tuple[str, ...] = (
     "websocket.payload.close.reason",
     # The IPv4 header checksum (column 41)
     "ip.checksum.status",
+    # ICMP/ICMPv6 and what their payload length needs (columns 42-49)
+    "ip.hdr_len", "icmp.type", "icmp.code", "icmp.checksum.status",
+    "icmpv6.type", "icmpv6.code", "icmpv6.checksum.status", "ipv6.hopopts.len",
 )
 AGG = "\x1f"  # the occurrence separator: a control character no field value contains
 
@@ -234,6 +241,7 @@ def tshark_args(path: str, opts: LoadOptions) -> list[str]:
         args += ["-e", f]
     if opts.lean:
         args += LEAN_ARGS
+    args += TUNNEL_ARGS
     args += http_args(opts)
     if opts.check_checksums:
         args += ["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
@@ -304,8 +312,7 @@ def _load(path: str, opts: LoadOptions, result: LoadResult) -> Iterator[PacketRe
                     if raw < last:
                         offset += every
                     last = raw
-                rec = parse_fields(cols, offset)
-                if rec is not None:
+                for rec in parse_frame(cols, offset):
                     result.packets += 1
                     yield rec
             if cols and cols[0].isdigit():
@@ -382,6 +389,142 @@ def _last(value: str) -> str:
 
 
 _NFIELDS = len(FIELDS)
+
+
+#: frame.protocols names of the tunnels the native engine decodes -> Zeek's tunnel type.
+TUNNEL_PROTOCOLS = {"vxlan": "VXLAN", "geneve": "GENEVE", "gtp": "GTPv1", "teredo": "TEREDO",
+                    "ayiya": "AYIYA", "gre": "GRE"}
+
+
+def parse_frame(c: list[str], frame_offset: int = 0) -> list[PacketRecord]:
+    """One ``-T fields`` line -> the packets it holds, as the native engine sees them: a
+    plain TCP/UDP packet; an ICMP message (never the header it quotes); or, for a tunnel,
+    the outer UDP datagram and then the inner packet with its ``tunnels``."""
+    if len(c) < _NFIELDS:
+        return []
+    protos = c[4]
+    if AGG not in c[5] and AGG not in c[8] and "icmp" not in protos and not any(
+            t in protos for t in TUNNEL_PROTOCOLS):
+        rec = parse_fields(c, frame_offset)
+        return [rec] if rec is not None else []
+    return _layers(c, frame_offset)
+
+
+def _layers(c: list[str], frame_offset: int) -> list[PacketRecord]:
+    """Walk frame.protocols, dealing each layer its own occurrence of the IP, TCP, UDP and
+    ICMP fields (tshark lists every occurrence, outermost first)."""
+    occ = {i: _split(c[i]) for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                                     20, 21, 22, 41, 42, 43, 44, 45, 46, 47, 48, 49)}
+    count = {"ip": 0, "ipv6": 0, "tcp": 0, "udp": 0, "icmp": 0, "icmpv6": 0}
+    levels: list[dict[str, Any]] = []  # one per network layer: net, transport, tunnel kind
+    for tok in protos_tokens(c[4]):
+        if tok in ("ip", "ipv6"):
+            levels.append({"net": (tok, count[tok]), "trans": None, "kind": None})
+            count[tok] += 1
+        elif not levels:
+            continue
+        elif tok in ("tcp", "udp"):
+            if levels[-1]["trans"] is None:
+                levels[-1]["trans"] = (tok, count[tok])
+            count[tok] += 1
+        elif tok in ("icmp", "icmpv6"):
+            levels[-1]["trans"] = (tok, count[tok])
+            break  # what follows is the header an ICMP error quotes
+        elif tok in TUNNEL_PROTOCOLS:
+            levels[-1]["kind"] = TUNNEL_PROTOCOLS[tok]
+    sec, _, frac = c[1].partition(".")
+    ts = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+    frame = int(c[0]) + frame_offset
+    captured = int(c[3]) >= int(c[2])
+    out: list[PacketRecord] = []
+    chain: list[tuple[str, str, str, int, int]] = []
+    for n, level in enumerate(levels):
+        net = _net(occ, level["net"])
+        if net is None:
+            return out
+        inner = n + 1 < len(levels)
+        trans = level["trans"]
+        if inner and trans is not None and trans[0] == "udp":
+            rec = _transport(occ, frame, ts, net, trans, captured, tuple(chain))
+            if rec is not None:
+                out.append(rec)
+        if inner:
+            kind = level["kind"] or "IP"
+            sport = dport = 0
+            if trans is not None and trans[0] == "udp":
+                sport, dport = _int(occ[19], trans[1]), _int(occ[20], trans[1])
+            chain.append((kind, net[1], net[2], sport, dport))
+            continue
+        if trans is not None:
+            rec = _transport(occ, frame, ts, net, trans, captured, tuple(chain))
+            if rec is not None:
+                out.append(rec)
+    return out
+
+
+def protos_tokens(protos: str) -> list[str]:
+    return protos.split(":")
+
+
+def _at_str(values: list[str], i: int) -> str:
+    return values[i] if i < len(values) else ""
+
+
+def _int(values: list[str], i: int, default: int = 0) -> int:
+    v = _at_str(values, i)
+    try:
+        return int(v, 0) if v else default
+    except ValueError:
+        return default
+
+
+def _net(occ: dict[int, list[str]], net: tuple[str, int]
+         ) -> tuple[int, str, str, int, bool, int] | None:
+    """(version, src, dst, ip_len, header checksum bad, IP header + options length)."""
+    kind, i = net
+    if kind == "ip":
+        src, dst = _at_str(occ[5], i), _at_str(occ[6], i)
+        if not src or not dst:
+            return None
+        return 4, src, dst, _int(occ[7], i), _at_str(occ[41], i) == "0", _int(occ[42], i, 20)
+    src, dst = _at_str(occ[8], i), _at_str(occ[9], i)
+    if not src or not dst:
+        return None
+    hop = _at_str(occ[49], i)
+    ext = (int(hop) + 1) * 8 if hop.isdigit() else 0
+    return 6, src, dst, _int(occ[10], i) + 40, False, 40 + ext
+
+
+def _transport(occ: dict[int, list[str]], frame: int, ts: int,
+               net: tuple[int, str, str, int, bool, int], trans: tuple[str, int],
+               captured: bool, chain: tuple[tuple[str, str, str, int, int], ...]
+               ) -> PacketRecord | None:
+    ver, src, dst, ip_len, ip_bad, hdr = net
+    kind, i = trans
+    if kind == "tcp":
+        sport, dport, flags = _at_str(occ[11], i), _at_str(occ[12], i), _at_str(occ[13], i)
+        if not (sport and dport and flags):
+            return None
+        return PacketRecord(
+            frame, ts, "tcp", ver, src, int(sport), dst, int(dport), ip_len,
+            int(flags, 16) & 0xFF, _int(occ[14], i), _int(occ[15], i), _int(occ[16], i),
+            _int(occ[17], i), captured, ip_bad or _at_str(occ[18], i) == "0", tunnels=chain)
+    if kind == "udp":
+        sport, dport = _at_str(occ[19], i), _at_str(occ[20], i)
+        if not (sport and dport):
+            return None
+        return PacketRecord(
+            frame, ts, "udp", ver, src, int(sport), dst, int(dport), ip_len, 0, 0, 0,
+            max(_int(occ[21], i, 8) - 8, 0), 0, captured,
+            ip_bad or _at_str(occ[22], i) == "0", tunnels=chain)
+    t, code, chk = (43, 44, 45) if kind == "icmp" else (46, 47, 48)
+    icmp_type = _at_str(occ[t], i)
+    if not icmp_type:
+        return None
+    return PacketRecord(
+        frame, ts, "icmp", ver, src, int(icmp_type), dst, _int(occ[code], i), ip_len, 0, 0, 0,
+        max(ip_len - hdr - 8, 0), 0, captured, ip_bad or _at_str(occ[chk], i) == "0",
+        tunnels=chain)
 
 
 def parse_fields(c: list[str], frame_offset: int = 0) -> PacketRecord | None:

@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use crate::decode::{Packet, Transport};
+use crate::decode::{Packet, Transport, Tunnel, TunnelKind};
 use crate::pipeline::{CaptureRun, Conn, RunError, Tracker as CoreTracker, TrackerOptions};
 use crate::record::ConnectionRecord;
 
@@ -200,15 +200,44 @@ impl Tracker {
         };
         let src: String = p.get_item(4)?.extract()?;
         let dst: String = p.get_item(6)?.extract()?;
+        let ip_version: u8 = p.get_item(3)?.extract()?;
+        let (mut sport, mut dport): (u16, u16) =
+            (p.get_item(5)?.extract()?, p.get_item(7)?.extract()?);
+        let mut icmp_one_way = false;
+        if proto == Transport::Icmp {
+            // The loader gives type and code; Zeek's ports are the type and the counterpart.
+            let (t, code) = (sport.min(255) as u8, dport.min(255) as u8);
+            let (other, one_way) = if ip_version == 6 {
+                crate::decode::icmp6_counterpart(t, code)
+            } else {
+                crate::decode::icmp4_counterpart(t, code)
+            };
+            (sport, dport, icmp_one_way) = (u16::from(t), u16::from(other), one_way);
+        }
+        let mut tunnels = Vec::new();
+        if p.len()? > 18 {
+            let chain: Vec<(String, String, String, u16, u16)> = p.get_item(18)?.extract()?;
+            for (kind, osrc, odst, osport, odport) in chain {
+                let kind = TunnelKind::from_name(&kind)
+                    .ok_or_else(|| PyValueError::new_err(format!("unknown tunnel {kind:?}")))?;
+                tunnels.push(Tunnel {
+                    kind,
+                    outer_src: parse_ip(&osrc)?,
+                    outer_dst: parse_ip(&odst)?,
+                    outer_sport: osport,
+                    outer_dport: odport,
+                });
+            }
+        }
         let packet = Packet {
             frame: p.get_item(0)?.extract()?,
             ts_ns: p.get_item(1)?.extract()?,
             proto,
-            ip_version: p.get_item(3)?.extract()?,
+            ip_version,
             src: parse_ip(&src)?,
-            sport: p.get_item(5)?.extract()?,
+            sport,
             dst: parse_ip(&dst)?,
-            dport: p.get_item(7)?.extract()?,
+            dport,
             ip_len: p.get_item(8)?.extract()?,
             flags: p.get_item(9)?.extract()?,
             seq: p.get_item(10)?.extract()?,
@@ -217,8 +246,8 @@ impl Tracker {
             window: p.get_item(13)?.extract()?,
             payload_captured: p.get_item(14)?.extract()?,
             checksum_bad: p.get_item(15)?.extract()?,
-            icmp_one_way: false,
-            tunnels: Vec::new(),
+            icmp_one_way,
+            tunnels,
             payload: std::borrow::Cow::Borrowed(&[]),
         };
         let inner = &mut self.inner;

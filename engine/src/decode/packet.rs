@@ -35,6 +35,20 @@ pub enum TunnelKind {
 }
 
 impl TunnelKind {
+    /// The kind named by [`TunnelKind::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "IP" => TunnelKind::IpInIp,
+            "GRE" => TunnelKind::Gre,
+            "VXLAN" => TunnelKind::Vxlan,
+            "GENEVE" => TunnelKind::Geneve,
+            "GTPv1" => TunnelKind::GtpU,
+            "TEREDO" => TunnelKind::Teredo,
+            "AYIYA" => TunnelKind::Ayiya,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TunnelKind::IpInIp => "IP",
