@@ -8,11 +8,13 @@
 //!
 //! Everything below `capture` is sans-IO: packets in, records out.
 
+pub mod app;
 pub mod capture;
 pub mod decode;
 pub mod flow;
 pub mod pipeline;
 pub mod record;
+pub mod stream;
 pub mod tcp;
 
 #[cfg(feature = "python")]
