@@ -11,6 +11,9 @@ link type the engine does not decode.
   nothing more. Zeek flips a SYN-ACK-first connection on the next ACK or data; a dropped
   ACK must not do it (history ``Hc``, the SYN-ACK's sender stays the originator).
 
+- ``fragments.pcap``: a 3,000-byte UDP datagram in three IPv4 fragments (and a reply),
+  then one in three IPv6 fragments. Zeek counts the reassembled datagram once, at the
+  last fragment: 3,028 (IPv4) and 3,048 (IPv6) IP bytes, one packet each.
 - ``wifi_80211.pcap``: link type 105 (IEEE 802.11) data frames carrying IPv4/TCP (a SYN
   and its SYN-ACK). The native engine does not decode 802.11, so the capture is read with
   tshark instead, with a note on stderr.
@@ -24,8 +27,10 @@ import argparse
 from pathlib import Path
 
 from scapy.layers.dot11 import Dot11
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import IP, TCP, UDP, fragment
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
 from scapy.layers.l2 import LLC, SNAP, Ether
+from scapy.packet import Raw
 from scapy.utils import wrpcap
 
 C, S = "10.9.0.1", "10.9.0.2"
@@ -71,6 +76,21 @@ def bad_ack_no_flip() -> list[Ether]:
     ]
 
 
+def fragments() -> list[Ether]:
+    mac = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
+    v4 = IP(src="10.1.0.1", dst="10.1.0.2", id=77) / UDP(sport=5000, dport=6000) / Raw(
+        b"x" * 3000)
+    out = [Ether(**mac) / f for f in fragment(v4, fragsize=1200)]
+    out.append(Ether(**mac) / IP(src="10.1.0.2", dst="10.1.0.1", id=78)
+               / UDP(sport=6000, dport=5000) / Raw(b"ok"))
+    v6 = IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrFragment(id=5) / UDP(
+        sport=7000, dport=8000) / Raw(b"y" * 3000)
+    out += [Ether(**mac) / f for f in fragment6(v6, 1280)]
+    for i, p in enumerate(out):
+        p.time = T0 + i * 0.001
+    return out
+
+
 def wifi_80211() -> list[Dot11]:
     out = []
     for i, (src, dst, sport, dport, flags, seq, ack) in enumerate((
@@ -93,6 +113,7 @@ def main() -> None:
     wrpcap(str(out / "ip_header_bad.pcap"), ip_header_bad())
     wrpcap(str(out / "bad_ack_no_flip.pcap"), bad_ack_no_flip())
     wrpcap(str(out / "wifi_80211.pcap"), wifi_80211(), linktype=105)
+    wrpcap(str(out / "fragments.pcap"), fragments())
 
 
 if __name__ == "__main__":

@@ -261,3 +261,13 @@ def test_an_engine_panic_is_one_python_exception_and_no_backtrace() -> None:
     assert proc.returncode == 0
     assert proc.stdout.strip() == "caught boom at frame 7"
     assert proc.stderr == ""  # the panic hook prints nothing
+
+
+@pytest.mark.parametrize("engine", ["native", "tshark"])
+def test_fragments_count_once_as_the_reassembled_datagram(engine: str) -> None:
+    """Zeek reassembles IP fragments and counts the datagram once, at its last fragment,
+    with the reassembled length (payload + the header)."""
+    recs = analyze_capture(ENGINE_CASES / "fragments.pcap", LoadOptions(engine=engine)).records
+    got = [(r.client_ip, r.orig_pkts, r.orig_ip_bytes, r.bytes_c2s, r.first_frame, r.conn_state)
+           for r in recs]
+    assert got == [("10.1.0.1", 1, 3028, 3000, 3, "SF"), ("fd00::1", 1, 3048, 3000, 7, "S0")]

@@ -69,8 +69,10 @@ PROTOCOL_FILTER = "frame ip ipv6 tcp udp icmp icmpv6 http websocket"
 _SKIP_PROTOCOLS = frozenset({"icmp", "icmpv6"})
 
 _FRAME_FIELDS = frozenset({"frame.number", "frame.time_epoch", "frame.len", "frame.cap_len"})
-_IPV4_FIELDS = frozenset({"ip.src", "ip.dst", "ip.len", "ip.checksum.status"})
-_IPV6_FIELDS = frozenset({"ipv6.src", "ipv6.dst", "ipv6.plen"})
+_IPV4_FIELDS = frozenset({"ip.src", "ip.dst", "ip.len", "ip.checksum.status", "ip.hdr_len",
+                          "ip.reassembled.length"})
+_IPV6_FIELDS = frozenset({"ipv6.src", "ipv6.dst", "ipv6.plen", "ipv6.reassembled.length",
+                          "ipv6.hopopts.len"})
 _TCP_FIELDS = frozenset(
     {
         "tcp.srcport",
@@ -210,11 +212,18 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
         ip = _collect(_instances(layers["ip"]), _IPV4_FIELDS) if "ip" in layers else {}
         src, dst = ip.get("ip.src", ""), ip.get("ip.dst", "")
         ip_len = _int_or(ip.get("ip.len"), 0)
+        if ip.get("ip.reassembled.length"):  # Zeek counts the whole reassembled datagram
+            ip_len = _int_or(ip.get("ip.reassembled.length"), 0) + _int_or(
+                ip.get("ip.hdr_len"), 20)
         ip_bad = ip.get("ip.checksum.status") == _CHECKSUM_BAD
     else:
         ip6 = _collect(_instances(layers["ipv6"]), _IPV6_FIELDS) if "ipv6" in layers else {}
         src, dst = ip6.get("ipv6.src", ""), ip6.get("ipv6.dst", "")
         ip_len = _int_or(ip6.get("ipv6.plen"), 0) + 40
+        if ip6.get("ipv6.reassembled.length"):
+            hop = ip6.get("ipv6.hopopts.len")
+            ip_len = (_int_or(ip6.get("ipv6.reassembled.length"), 0) + 40
+                      + ((int(hop) + 1) * 8 if hop and hop.isdigit() else 0))
 
     frame = _collect([frame_fields], _FRAME_FIELDS)
     number = int(frame["frame.number"])

@@ -76,6 +76,8 @@ FIELDS: tuple[str, ...] = (
     # ICMP/ICMPv6 and what their payload length needs (columns 42-49)
     "ip.hdr_len", "icmp.type", "icmp.code", "icmp.checksum.status",
     "icmpv6.type", "icmpv6.code", "icmpv6.checksum.status", "ipv6.hopopts.len",
+    # A datagram reassembled from IP fragments: its payload length (columns 50-51)
+    "ip.reassembled.length", "ipv6.reassembled.length",
 )
 AGG = "\x1f"  # the occurrence separator: a control character no field value contains
 
@@ -560,8 +562,13 @@ def parse_fields(c: list[str], frame_offset: int = 0) -> PacketRecord | None:
             return None
     if v6 > v4:
         ver, src, dst, ip_len = 6, c[8], c[9], int(c[10] or 0) + 40
+        if c[51]:  # reassembled: Zeek counts the whole datagram (payload + header)
+            hop = _last(c[49])
+            ip_len = int(_last(c[51])) + 40 + ((int(hop) + 1) * 8 if hop.isdigit() else 0)
     else:
         ver, src, dst, ip_len = 4, c[5], c[6], int(c[7] or 0)
+        if c[50]:
+            ip_len = int(_last(c[50])) + int(_last(c[42]) or 20)
     sec, _, frac = c[1].partition(".")
     ts = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
     captured = int(c[3]) >= int(c[2])
