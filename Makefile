@@ -81,6 +81,7 @@ captures: tshark venv
 	$(PY) captures/make_synthetic.py --out captures/synthetic
 	$(PY) captures/record_ws.py --out captures/ws
 	$(PY) captures/make_ws_synthetic.py --out captures/ws_synthetic
+	$(PY) captures/make_engine_cases.py --out captures/engine
 
 ## make bench: generate the corpus once (bench-data/, root: dumpcap on loopback), time the analyzer
 ## against tshark and pyshark, write bench/results.md (e.g. make bench SIZES=small RUNS=1)
