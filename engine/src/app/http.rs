@@ -25,6 +25,15 @@
 //!   new protocol starts, after which the parser ignores everything.
 
 #![forbid(unsafe_code)]
+// No panics on any input: no unchecked arithmetic, indexing or unwrapping.
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use std::collections::VecDeque;
 
@@ -260,7 +269,7 @@ pub struct HttpParser {
     /// Where the current line starts in `buf`.
     line_start: usize,
     first_line_done: bool,
-    /// The current head is an HTTP/0.9 response's missing head (decided on content).
+    /// What each request still awaiting a response (oldest first) implies for its framing.
     pending: VecDeque<Pending>,
     after: After,
     body_len: u64,
@@ -270,6 +279,9 @@ pub struct HttpParser {
     /// Bytes held after an upgrade/CONNECT request, starting at `held_at`.
     held: Vec<u8>,
     held_at: u64,
+    /// A final status relayed by [`HttpParser::peer_response`] while the upgrade or
+    /// CONNECT request's own body was still being read; applied when it completes.
+    early_status: Option<u16>,
     ended: bool,
 }
 
@@ -303,6 +315,7 @@ impl HttpParser {
             trailer_len: 0,
             held: Vec::new(),
             held_at: offset,
+            early_status: None,
             ended: false,
         }
     }
@@ -387,6 +400,12 @@ impl HttpParser {
                     self.feed_dyn(&held, out);
                 }
             }
+            State::Body(_) if matches!(self.after, After::AwaitResponse(_)) && status >= 101 => {
+                if status != 101 && status < 200 {
+                    return;
+                }
+                self.early_status = Some(status);
+            }
             State::Head if status == 101 && self.buf.is_empty() => {
                 self.state = State::Switched;
                 out(HttpEvent::Upgrade {
@@ -451,7 +470,7 @@ impl HttpParser {
                     let take = n.min(len);
                     self.body_len = self.body_len.saturating_add(take);
                     self.offset = self.offset.saturating_add(take);
-                    self.state = State::Body(Body::Length(n - take));
+                    self.state = State::Body(Body::Length(n.saturating_sub(take)));
                     if n == take {
                         self.finish_message(out);
                     }
@@ -464,7 +483,7 @@ impl HttpParser {
                     self.state = State::Body(if n == take {
                         Body::ChunkDataEnd(false)
                     } else {
-                        Body::ChunkData(n - take)
+                        Body::ChunkData(n.saturating_sub(take))
                     });
                     take
                 }
@@ -518,7 +537,8 @@ impl HttpParser {
             }
             _ => {}
         }
-        if !matches!(self.state, State::Switched) {
+        // A request direction waiting for its upgrade's response may still switch.
+        if !matches!(self.state, State::Switched | State::AwaitResponse(_)) {
             self.state = State::Stopped;
         }
     }
@@ -565,11 +585,7 @@ impl HttpParser {
         };
         self.advance(line.len());
         if self.buf.len().saturating_add(line.len()) > MAX_HEAD_LEN {
-            if self.is_request.is_none() && !self.first_line_done {
-                self.not_http(out);
-            } else {
-                self.stop(HttpAnomaly::HeadTooLong, out);
-            }
+            self.stop(HttpAnomaly::HeadTooLong, out);
             return line.len();
         }
         self.buf.extend_from_slice(line);
@@ -871,6 +887,10 @@ impl HttpParser {
                 self.state = State::AwaitResponse(connect);
                 self.held.clear();
                 self.held_at = self.offset;
+                if let Some(status) = self.early_status.take() {
+                    self.after = After::Next;
+                    return self.peer_response_dyn(status, out);
+                }
             }
             After::Upgrade => {
                 self.state = State::Switched;

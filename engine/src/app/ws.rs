@@ -9,6 +9,15 @@
 //! is inflated.
 
 #![forbid(unsafe_code)]
+// No panics on any input: no unchecked arithmetic, indexing or unwrapping.
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 /// The longest control-frame payload RFC 6455 §5.5 allows; a longer one is reported as
 /// [`WsAnomaly::ControlFrameTooLong`] and otherwise handled as it is.
@@ -252,7 +261,7 @@ impl WsParser {
                     let take = n.min(len);
                     self.offset = self.offset.saturating_add(take);
                     self.payload_passed(n, take);
-                    len -= take;
+                    len = len.saturating_sub(take);
                 }
                 State::Stopped => {
                     self.offset = self.offset.saturating_add(len);
@@ -307,14 +316,14 @@ impl WsParser {
         if self.header_len < 2 {
             return 2;
         }
-        let b1 = self.header[1];
-        let ext = match b1 & 0x7f {
+        let b1 = self.header.get(1).copied().unwrap_or(0);
+        let ext: usize = match b1 & 0x7f {
             126 => 2,
             127 => 8,
             _ => 0,
         };
-        let mask = if b1 & 0x80 != 0 { 4 } else { 0 };
-        2 + ext + mask
+        let mask: usize = if b1 & 0x80 != 0 { 4 } else { 0 };
+        ext.saturating_add(mask).saturating_add(2)
     }
 
     fn payload_passed(&mut self, n: u64, took: u64) {
@@ -345,7 +354,7 @@ impl WsParser {
             127 => {
                 let mut be = [0u8; 8];
                 for (i, b) in be.iter_mut().enumerate() {
-                    *b = byte(2 + i);
+                    *b = byte(i.saturating_add(2));
                 }
                 (u64::from_be_bytes(be), 8)
             }
@@ -361,8 +370,9 @@ impl WsParser {
             self.anomaly(at, WsAnomaly::NonMinimalLength, out);
         }
         let key = if masked {
-            let k = 2 + ext;
-            Some([byte(k), byte(k + 1), byte(k + 2), byte(k + 3)])
+            let k = ext.saturating_add(2);
+            let at = |i: usize| byte(k.saturating_add(i));
+            Some([at(0), at(1), at(2), at(3)])
         } else {
             None
         };

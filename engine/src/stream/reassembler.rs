@@ -2,6 +2,15 @@
 //! overlap policy, bounded out-of-order buffering, consumer-driven skipping.
 
 #![forbid(unsafe_code)]
+// No panics on any input: no unchecked arithmetic, indexing or unwrapping.
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -162,7 +171,9 @@ impl Reassembler {
     /// The sequence number of the next byte expected.
     pub fn next_seq(&self) -> u32 {
         // Truncation is the point: sequence numbers are the offset modulo 2^32.
-        self.base.wrapping_add(self.delivered as u32)
+        let b = self.delivered.to_le_bytes();
+        self.base
+            .wrapping_add(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// Out-of-order payload bytes held now (≤ [`MAX_BUFFERED`] between calls).
@@ -194,7 +205,7 @@ impl Reassembler {
     /// it (RFC 9293 §3.4 comparisons are modulo 2^32). Negative means before the stream.
     fn offset_of(&self, seq: u32) -> i128 {
         let rel = seq.wrapping_sub(self.next_seq()) as i32;
-        i128::from(self.delivered) + i128::from(rel)
+        i128::from(self.delivered).saturating_add(i128::from(rel))
     }
 
     /// Offers one segment's payload starting at sequence number `seq`.
@@ -224,13 +235,13 @@ impl Reassembler {
                 if start >= fin {
                     return;
                 }
-                let keep = usize::try_from(fin - start).unwrap_or(0);
+                let keep = usize::try_from(fin.saturating_sub(start)).unwrap_or(0);
                 data = data.get(..keep).unwrap_or(&[]);
             }
         }
         // Bytes before `delivered`: a retransmission; compare what history still holds.
         if start < delivered {
-            let behind = usize::try_from(delivered - start).unwrap_or(usize::MAX);
+            let behind = usize::try_from(delivered.saturating_sub(start)).unwrap_or(usize::MAX);
             let old = data.get(..behind).unwrap_or(data);
             if !self.matches_history(start, old) {
                 out(StreamEvent::Anomaly {
@@ -301,7 +312,7 @@ impl Reassembler {
                 }
                 Piece::Data(v) => {
                     self.held_bytes = self.held_bytes.saturating_sub(v.len());
-                    let inside = usize::try_from(until - k).unwrap_or(usize::MAX);
+                    let inside = usize::try_from(until.saturating_sub(k)).unwrap_or(usize::MAX);
                     if inside >= v.len() {
                         self.held.insert(k, Piece::Skip(len64(v.len())));
                     } else {
@@ -369,14 +380,14 @@ impl Reassembler {
     /// Whether `old`, at stream offset `start` (< delivered), equals what was delivered
     /// there, as far as the history still holds it.
     fn matches_history(&self, start: i128, old: &[u8]) -> bool {
-        let hist_start =
-            i128::from(self.delivered) - i128::try_from(self.history.len()).unwrap_or(0);
+        let hist_start = i128::from(self.delivered)
+            .saturating_sub(i128::try_from(self.history.len()).unwrap_or(0));
         for (i, b) in old.iter().enumerate() {
-            let pos = start + i128::try_from(i).unwrap_or(i128::MAX);
+            let pos = start.saturating_add(i128::try_from(i).unwrap_or(i128::MAX));
             if pos < hist_start {
                 continue;
             }
-            let Ok(idx) = usize::try_from(pos - hist_start) else {
+            let Ok(idx) = usize::try_from(pos.saturating_sub(hist_start)) else {
                 continue;
             };
             match self.history.get(idx) {
@@ -421,7 +432,8 @@ impl Reassembler {
                     p = p.saturating_add(plen);
                 }
                 Some(k) => {
-                    let room = usize::try_from(k - self.delivered).unwrap_or(usize::MAX);
+                    let room =
+                        usize::try_from(k.saturating_sub(self.delivered)).unwrap_or(usize::MAX);
                     let end = p.saturating_add(room).min(data.len());
                     self.emit_slice(data.get(p..end).unwrap_or(&[]), out);
                     p = end;
@@ -450,8 +462,9 @@ impl Reassembler {
             if let Piece::Data(v) = piece {
                 let a = k.max(start);
                 let b = pend.min(end);
-                let old = slice_at(v, a - k, b - a);
-                let new = slice_at(data, a - start, b - a);
+                let n = b.saturating_sub(a);
+                let old = slice_at(v, a.saturating_sub(k), n);
+                let new = slice_at(data, a.saturating_sub(start), n);
                 if old != new {
                     inconsistent = true;
                 }
@@ -467,12 +480,22 @@ impl Reassembler {
         let mut cursor = start;
         for (k, pend) in covered {
             if k > cursor {
-                self.insert_fragment(cursor, slice_at(data, cursor - start, k - cursor));
+                self.insert_fragment(
+                    cursor,
+                    slice_at(data, cursor.saturating_sub(start), k.saturating_sub(cursor)),
+                );
             }
             cursor = cursor.max(pend);
         }
         if cursor < end {
-            self.insert_fragment(cursor, slice_at(data, cursor - start, end - cursor));
+            self.insert_fragment(
+                cursor,
+                slice_at(
+                    data,
+                    cursor.saturating_sub(start),
+                    end.saturating_sub(cursor),
+                ),
+            );
         }
     }
 
@@ -486,7 +509,7 @@ impl Reassembler {
         let mut rest_at = at;
         let mut rest = data;
         if at < self.skip_until {
-            let n = self.skip_until.min(end) - at;
+            let n = self.skip_until.min(end).saturating_sub(at);
             self.held.insert(at, Piece::Skip(n));
             rest_at = at.saturating_add(n);
             rest = data
@@ -514,7 +537,7 @@ impl Reassembler {
                 reported = true;
             }
             if k > self.delivered {
-                self.emit_gap(k - self.delivered, out);
+                self.emit_gap(k.saturating_sub(self.delivered), out);
             }
             self.drain(out);
         }
@@ -529,7 +552,7 @@ impl Reassembler {
                 None => target,
             };
             if hole_end > self.delivered {
-                self.emit_gap(hole_end - self.delivered, out);
+                self.emit_gap(hole_end.saturating_sub(self.delivered), out);
             }
             self.drain(out);
         }
@@ -561,7 +584,7 @@ impl Reassembler {
     fn emit_slice(&mut self, data: &[u8], out: &mut impl FnMut(StreamEvent<'_>)) {
         let mut data = data;
         if self.delivered < self.skip_until && !data.is_empty() {
-            let n = (self.skip_until - self.delivered).min(len64(data.len()));
+            let n = (self.skip_until.saturating_sub(self.delivered)).min(len64(data.len()));
             self.emit_skipped(n, out);
             data = data
                 .get(usize::try_from(n).unwrap_or(usize::MAX)..)
