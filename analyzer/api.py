@@ -15,12 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analyzer.core.columns import (
-    Columns,
-    column_count,
-    columns_from_records,
-    records_from_columns,
-)
+from analyzer.core.columns import Batch, RecordsBatch, records_from_columns
 from analyzer.core.records import ConnectionRecord
 from analyzer.core.tracker import Tracker, TrackerConfig
 from analyzer.errors import AnalyzerError, CaptureError, UsageError
@@ -82,8 +77,8 @@ def tshark_only_options(options: LoadOptions) -> list[str]:
     return found
 
 
-#: Receives a capture's records batch by batch, as columns (``analyzer.core.columns``).
-OnBatch = Callable[[Columns], None]
+#: Receives a capture's records batch by batch (``analyzer.core.columns.Batch``).
+OnBatch = Callable[[Batch], None]
 
 
 def analyze_capture(path: str | Path, options: LoadOptions | None = None,
@@ -101,8 +96,8 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
     options = options or LoadOptions()
     emitted = [0]
 
-    def counting(batch: Columns) -> None:
-        emitted[0] += column_count(batch)
+    def counting(batch: Batch) -> None:
+        emitted[0] += len(batch)
         if on_batch is not None:
             on_batch(batch)
 
@@ -121,7 +116,7 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
     else:
         result = analyze_tshark(path, options, config)
     if on_batch is not None and result.error is None:
-        on_batch(columns_from_records(result.records))
+        on_batch(RecordsBatch(result.records))
         result.records = []
     return result
 
@@ -137,10 +132,10 @@ def analyze_native(path: str | Path, options: LoadOptions,
     try:
         for batch in read_native(name, options.check_checksums, read):
             if on_batch is not None:
-                if column_count(batch):
+                if len(batch):
                     on_batch(batch)
             else:
-                records.extend(records_from_columns(batch))
+                records.extend(records_from_columns(batch.columns))
     except AnalyzerError as exc:
         result.error = exc
         return result

@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from analyzer.api import CaptureResult, OnBatch, analyze_capture
-from analyzer.core.columns import columns_from_records
+from analyzer.core.columns import RecordsBatch
 from analyzer.core.tracker import TrackerConfig
 from analyzer.loader import LoadOptions
 
@@ -84,7 +84,7 @@ def run_batch(paths: list[str], options: LoadOptions, config: TrackerConfig,
                 while on_batch is not None and written in results:
                     done = results[written]
                     if done.error is None:
-                        on_batch(columns_from_records(done.records))
+                        on_batch(RecordsBatch(done.records))
                     done.records = []
                     written += 1
     return [results[i] for i in range(len(paths))]

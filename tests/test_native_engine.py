@@ -185,7 +185,7 @@ def test_engine_hands_records_over_in_start_order() -> None:
     capture is read); together they are exactly the records of a whole read."""
     path = ROOT / "captures/real/mixed.pcap"
     reader = _engine.read_capture(str(path), batch=1, release_every=1)
-    batches = list(reader)
+    batches = [b.columns() for b in reader]
     assert {len(b["uid"]) for b in batches} == {1}
     keys = [k for b in batches for k in zip(b["first_ts_ns"], b["first_frame"], strict=True)]
     assert keys == sorted(keys)
@@ -234,11 +234,11 @@ def test_streamed_formats_equal_whole_writes(engine: str, jobs: str, tmp_path: P
     assert proc.returncode == 0, proc.stderr
     back = pd.read_parquet(out)
     frame = to_frame(records)
-    assert list(back.columns) == list(frame.columns)
-    assert back["uid"].tolist() == frame["uid"].tolist()
-    assert back["history"].tolist() == frame["history"].tolist()
-    assert str(back["conn_state"].dtype) == "category"
-    assert back["orig_bytes"].dtype == frame["orig_bytes"].dtype
+    for col in ("anomalies", "tunnel_parents"):
+        back[col] = back[col].map(list)
+    # Every value and dtype, categories included: the engine's float seconds are Python's
+    # own int / int.
+    pd.testing.assert_frame_equal(back, frame)
     proc = _cli("--engine", engine, "connections", *inputs, "-f", "zeek", "-q", "-j", jobs)
     rows = [ln for ln in proc.stdout.splitlines() if not ln.startswith("#")]
     assert [r.split("\t")[1] for r in rows] == frame["uid"].tolist()

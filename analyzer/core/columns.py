@@ -9,7 +9,7 @@ needs them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyzer.core.records import FIELD_NAMES, ConnectionRecord
 
@@ -57,3 +57,62 @@ def columns_from_records(records: Iterable[ConnectionRecord]) -> Columns:
 
 def column_count(cols: Columns) -> int:
     return len(cols["uid"]) if cols else 0
+
+
+class Batch:
+    """A batch of one capture's records, in start order, as a writer wants them: as
+    columns (``columns``), or as an Arrow record batch of a schema (``arrow``)."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def columns(self) -> Columns:
+        raise NotImplementedError
+
+    def arrow(self, schema: Any) -> Any:
+        from analyzer.report.schema import arrow_batch
+
+        return arrow_batch(self.columns, schema)
+
+
+class RecordsBatch(Batch):
+    """Records already made in Python (the tshark engine)."""
+
+    def __init__(self, records: list[ConnectionRecord]) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def columns(self) -> Columns:
+        return columns_from_records(self.records)
+
+
+class NativeBatch(Batch):
+    """Records still in the engine: columns are made on demand, and an Arrow batch is
+    built from the engine's own buffers, without a Python object per value."""
+
+    def __init__(self, capture: str, engine_batch: _engine.RecordBatch) -> None:
+        self.capture = capture
+        self.engine_batch = engine_batch
+        self._columns: Columns | None = None
+
+    def __len__(self) -> int:
+        return len(self.engine_batch)
+
+    @property
+    def columns(self) -> Columns:
+        if self._columns is None:
+            self._columns = complete_columns(self.capture, self.engine_batch.columns())
+        return self._columns
+
+    def arrow(self, schema: Any) -> Any:
+        from analyzer.report.schema import arrow_batch_from_engine
+
+        return arrow_batch_from_engine(self.engine_batch, self.capture, schema)
+
+
+if TYPE_CHECKING:
+    from analyzer import _engine

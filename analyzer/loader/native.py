@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from analyzer import _engine
-from analyzer.core.columns import Columns, complete_columns
+from analyzer.core.columns import NativeBatch
 from analyzer.errors import CaptureError
 from analyzer.loader.tshark import check_file
 
@@ -32,8 +32,8 @@ class NativeRead:
 
 
 def read_native(path: str, check_checksums: bool = False, read: NativeRead | None = None,
-                batch: int = 1024) -> Iterator[Columns]:
-    """Batches of records as columns, in start order, as the engine hands them over.
+                batch: int = 1024) -> Iterator[NativeBatch]:
+    """Batches of records, in start order, as the engine hands them over.
 
     Raises CaptureError for a file that cannot be read at all and NeedsTshark for one the
     engine cannot decode. A capture cut short is read up to the cut and noted in
@@ -43,9 +43,9 @@ def read_native(path: str, check_checksums: bool = False, read: NativeRead | Non
     check_file(path)
     try:
         reader = _engine.read_capture(path, check_checksums=check_checksums, batch=batch)
-        for raw in reader:
+        for engine_batch in reader:
             read.packets, read.frames = reader.packets, reader.frames
-            yield complete_columns(path, raw)
+            yield NativeBatch(path, engine_batch)
     except _engine.UnsupportedCapture as exc:
         raise NeedsTshark(str(exc)) from None
     except _engine.CaptureFormatError as exc:

@@ -118,3 +118,56 @@ def arrow_batch(cols: dict[str, list[Any]], schema: Any) -> Any:
         else:
             arrays.append(pa.array(cols[name], type=field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def engine_spec() -> list[tuple[str, str, list[str]]]:
+    """The columns as the engine builds them: (record field, kind, categories); a time
+    column is built from its nanosecond field."""
+    return [(TIME_COLUMNS.get(name, name), column_kind(name), CATEGORIES.get(name, []))
+            for name in FRAME_COLUMNS]
+
+
+def arrow_batch_from_engine(engine_batch: Any, capture: str, schema: Any) -> Any:
+    """An engine batch -> an Arrow RecordBatch of ``schema``, from the engine's buffers."""
+    import pyarrow as pa
+
+    n = len(engine_batch)
+    arrays = []
+    dictionaries = _dictionaries(schema)
+    for field, buffers in zip(schema, engine_batch.arrow_buffers(engine_spec(), capture),
+                              strict=True):
+        kind = column_kind(field.name)
+        bufs: list[Any] = [None if b is None else pa.py_buffer(b) for b in buffers]
+        if kind == "category":
+            arrays.append(pa.DictionaryArray.from_buffers(
+                field.type, n, bufs, dictionaries[field.name]))
+        elif kind == "list":
+            offsets, child_offsets, child_data = bufs
+            child = pa.Array.from_buffers(pa.large_string(), child_offsets.size // 8 - 1,
+                                          [None, child_offsets, child_data])
+            arrays.append(pa.Array.from_buffers(field.type, n, [None, offsets],
+                                                children=[child]))
+        else:
+            arrays.append(pa.Array.from_buffers(field.type, n, bufs))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+_DICTIONARIES: dict[str, Any] = {}
+
+
+def _dictionaries(schema: Any) -> dict[str, Any]:
+    """The categories of each category column as Arrow string arrays (built once, from
+    buffers: ``pa.array`` would import pandas)."""
+    import pyarrow as pa
+
+    if not _DICTIONARIES:
+        for name, cats in CATEGORIES.items():
+            data = "".join(cats).encode()
+            offsets, at = [0], 0
+            for c in cats:
+                at += len(c.encode())
+                offsets.append(at)
+            off = b"".join(x.to_bytes(8, "little") for x in offsets)
+            _DICTIONARIES[name] = pa.Array.from_buffers(
+                pa.large_string(), len(cats), [None, pa.py_buffer(off), pa.py_buffer(data)])
+    return _DICTIONARIES

@@ -1,9 +1,10 @@
 """Streaming writers: connection records written batch by batch as the engine hands them
 over, so that memory follows the open connections, not the records.
 
-Batches arrive as columns (``analyzer.core.columns``). JSON Lines, CSV, Zeek conn.log and
-Parquet stream (Parquet as one row group per batch); the other formats need every record
-at once and are written from the DataFrame.
+Batches (``analyzer.core.columns.Batch``) give their records as columns or as Arrow.
+JSON Lines, CSV, Zeek conn.log and Parquet stream (Parquet as one row group per batch,
+built from the engine's own buffers); the other formats need every record at once and are
+written from the DataFrame.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, BinaryIO, Protocol, TextIO
 
-from analyzer.core.columns import Columns, column_count, records_from_columns
+from analyzer.core.columns import Batch, records_from_columns
 from analyzer.core.records import FIELD_NAMES
 from analyzer.report.formats import Format
 
@@ -19,7 +20,7 @@ STREAMING_FORMATS = (Format.JSONL, Format.CSV, Format.ZEEK, Format.PARQUET)
 
 
 class RecordSink(Protocol):
-    def write(self, cols: Columns) -> None: ...
+    def write(self, batch: Batch) -> None: ...
     def close(self) -> None: ...
 
 
@@ -29,7 +30,8 @@ class JsonlSink:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def write(self, cols: Columns) -> None:
+    def write(self, batch: Batch) -> None:
+        cols = batch.columns
         dumps, keys = json.dumps, FIELD_NAMES
         lines = [dumps(dict(zip(keys, row, strict=True)))
                  for row in zip(*(cols[k] for k in keys), strict=True)]
@@ -45,17 +47,20 @@ class CsvSink:
         self.out = out
         self.header = True
 
-    def write(self, cols: Columns) -> None:
+    def write(self, batch: Batch) -> None:
+        self._write_columns(batch.columns)
+
+    def _write_columns(self, cols: dict[str, list[Any]]) -> None:
         from analyzer.report.frame import frame_from_columns
         from analyzer.report.writers import write_csv
 
-        if column_count(cols) or self.header:
+        if cols["uid"] or self.header:
             write_csv(frame_from_columns(cols), self.out, header=self.header)
             self.header = False
 
     def close(self) -> None:
         if self.header:
-            self.write({f: [] for f in FIELD_NAMES})
+            self._write_columns({f: [] for f in FIELD_NAMES})
         self.out.flush()
 
 
@@ -66,10 +71,10 @@ class ZeekSink:
         self.out = out
         write_conn_log_header(out)
 
-    def write(self, cols: Columns) -> None:
+    def write(self, batch: Batch) -> None:
         from analyzer.report.zeek import write_conn_log_rows
 
-        write_conn_log_rows(records_from_columns(cols), self.out)
+        write_conn_log_rows(records_from_columns(batch.columns), self.out)
 
     def close(self) -> None:
         from analyzer.report.zeek import write_conn_log_footer
@@ -91,20 +96,16 @@ class ParquetSink:
         self.schema = arrow_schema()
         self.writer: Any = pq.ParquetWriter(out, self.schema)
 
-    def write(self, cols: Columns) -> None:
-        from analyzer.report.schema import arrow_batch
-
-        if column_count(cols):
-            self.writer.write_batch(arrow_batch(cols, self.schema))
+    def write(self, batch: Batch) -> None:
+        if len(batch):
+            self.writer.write_batch(batch.arrow(self.schema))
 
     def close(self) -> None:
         self.writer.close()
 
 
 def warm_imports(fmt: Format) -> None:
-    """Import what the CSV and Parquet sinks need (run on a thread while the engine reads;
-    pyarrow loads pandas the first time it converts Python lists, so pandas goes too)."""
-    import pandas  # noqa: F401
+    """Import what the CSV and Parquet sinks need (run on a thread while the engine reads)."""
     import pyarrow.parquet  # noqa: F401
 
     if fmt is Format.CSV:

@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod capture;
+pub mod columns;
 pub mod decode;
 pub mod flow;
 pub mod pipeline;

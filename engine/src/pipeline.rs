@@ -418,8 +418,9 @@ impl CaptureRun {
         self.tracker.open_connections()
     }
 
+    /// The capture is read and every record handed out.
     pub fn is_finished(&self) -> bool {
-        self.finished
+        self.finished && self.pending.is_empty()
     }
 
     /// Records waiting for an earlier-starting connection to finish.
@@ -429,7 +430,9 @@ impl CaptureRun {
 
     /// Move finished records to the waiting heap and hand out, in start order, those that
     /// nothing still open or still to come can precede (all of them at the end).
-    fn release(&mut self, out: &mut Vec<ConnectionRecord>) {
+    /// At most `limit` records go out at a time, so that the end of a capture (when every
+    /// waiting record may go) does not hand them all over at once.
+    fn release(&mut self, out: &mut Vec<ConnectionRecord>, limit: usize) {
         self.pending
             .extend(self.tracker.take_records().into_iter().map(Pending));
         let mark = if self.finished {
@@ -439,12 +442,15 @@ impl CaptureRun {
             Some(self.tracker.min_open_key().map_or(next, |k| k.min(next)))
         };
         while let Some(top) = self.pending.peek() {
-            if mark.is_some_and(|m| top.key() >= m) {
+            if out.len() >= limit || mark.is_some_and(|m| top.key() >= m) {
                 break;
             }
             if let Some(Pending(r)) = self.pending.pop() {
                 out.push(r);
             }
+        }
+        if self.pending.is_empty() {
+            self.pending.shrink_to_fit();
         }
     }
 
@@ -483,10 +489,10 @@ impl CaptureRun {
             self.since_release += 1;
             if self.since_release >= self.release_every {
                 self.since_release = 0;
-                self.release(&mut out);
+                self.release(&mut out, min_records);
             }
         }
-        self.release(&mut out);
+        self.release(&mut out, min_records.max(1));
         Ok(out)
     }
 }

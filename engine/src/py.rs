@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
+use crate::columns::{build, Buffers, ColumnSpec, Kind};
 use crate::decode::{Packet, Transport, Tunnel, TunnelKind};
 use crate::pipeline::{CaptureRun, Conn, RunError, Tracker as CoreTracker, TrackerOptions};
 use crate::record::ConnectionRecord;
@@ -328,7 +329,7 @@ impl CaptureReader {
         slf
     }
 
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<RecordBatch>> {
         if self.ready.len() < self.batch && !self.run.is_finished() {
             self.read(py)?;
         }
@@ -336,8 +337,9 @@ impl CaptureReader {
             return Ok(None);
         }
         let n = self.ready.len().min(self.batch);
-        let recs: Vec<ConnectionRecord> = self.ready.drain(..n).collect();
-        Ok(Some(records_columns(py, &recs)?))
+        Ok(Some(RecordBatch {
+            recs: self.ready.drain(..n).collect(),
+        }))
     }
 
     /// TCP/UDP/ICMP packets decoded so far.
@@ -375,6 +377,74 @@ impl CaptureReader {
         self.run
             .truncation()
             .map(|t| (t.after_frame, t.cut_short, t.detail.clone()))
+    }
+}
+
+/// A batch of finished records, kept in Rust until the caller says how it wants them.
+#[pyclass(module = "analyzer._engine")]
+struct RecordBatch {
+    recs: Vec<ConnectionRecord>,
+}
+
+#[pymethods]
+impl RecordBatch {
+    fn __len__(&self) -> usize {
+        self.recs.len()
+    }
+
+    /// The records as columns: a dict of equal-length lists, one per field.
+    fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        records_columns(py, &self.recs)
+    }
+
+    /// The records as Arrow buffers, column by column as `spec` lists them:
+    /// spec = [(field, kind, categories), ...]; returns one tuple of bytes (or None for an
+    /// absent validity bitmap) per column: fixed (validity, values), string (validity,
+    /// offsets, data), list (offsets, child offsets, child data).
+    fn arrow_buffers<'py>(
+        &self,
+        py: Python<'py>,
+        spec: Vec<(String, String, Vec<String>)>,
+        capture: &str,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut cols = Vec::with_capacity(spec.len());
+        for (field, kind, cats) in spec {
+            let kind = Kind::parse(&kind, cats)
+                .ok_or_else(|| PyValueError::new_err(format!("unknown column kind {kind:?}")))?;
+            cols.push(ColumnSpec { field, kind });
+        }
+        let recs = &self.recs;
+        let built = py
+            .allow_threads(|| build(&cols, recs, capture))
+            .map_err(PyValueError::new_err)?;
+        let out = PyList::empty(py);
+        let bytes = |b: &[u8]| PyBytes::new(py, b).into_any();
+        let opt = |b: &Option<Vec<u8>>| match b {
+            Some(v) => PyBytes::new(py, v).into_any(),
+            None => py.None().into_bound(py),
+        };
+        for b in &built {
+            let t = match b {
+                Buffers::Fixed { validity, values } => {
+                    PyTuple::new(py, [opt(validity), bytes(values)])?
+                }
+                Buffers::Str {
+                    validity,
+                    offsets,
+                    data,
+                } => PyTuple::new(py, [opt(validity), bytes(offsets), bytes(data)])?,
+                Buffers::List {
+                    offsets,
+                    child_offsets,
+                    child_data,
+                } => PyTuple::new(
+                    py,
+                    [bytes(offsets), bytes(child_offsets), bytes(child_data)],
+                )?,
+            };
+            out.append(t)?;
+        }
+        Ok(out)
     }
 }
 
@@ -418,6 +488,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     std::panic::set_hook(Box::new(|_| {}));
     m.add_class::<Tracker>()?;
     m.add_class::<CaptureReader>()?;
+    m.add_class::<RecordBatch>()?;
     m.add_function(wrap_pyfunction!(read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add(
