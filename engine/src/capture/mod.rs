@@ -237,12 +237,22 @@ impl CaptureReader {
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let file = std::fs::File::open(path)
             .map_err(|e| CaptureError::Io(format!("{}: {e}", path.display())))?;
-        Self::from_reader(Box::new(file))
+        Self::from_source(Box::new(file), true)
     }
 
     /// Read a capture from any byte stream (tests, fuzzing, pipes).
     pub fn from_reader(r: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
+        Self::from_source(r, false)
+    }
+
+    /// `prefetch`: read (and decompress) on a thread of its own, ahead of the parser.
+    fn from_source(r: Box<dyn Read + Send>, prefetch: bool) -> Result<Self, CaptureError> {
         let (reader, counter) = source::open(r)?;
+        let reader: Box<dyn Read + Send> = if prefetch {
+            Box::new(source::Prefetch::new(reader))
+        } else {
+            reader
+        };
         let mut buf = Buf::new(reader);
         if !buf.ensure(1) {
             if let Some(e) = buf.read_error.take() {

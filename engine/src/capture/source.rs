@@ -67,3 +67,98 @@ pub(crate) fn open(
     };
     Ok((reader, counter))
 }
+
+/// Bytes read ahead per chunk on the prefetch thread.
+pub(crate) const PREFETCH_CHUNK: usize = 4 << 20;
+/// Chunks read ahead and not yet consumed (the memory it takes: this × the chunk).
+pub(crate) const PREFETCH_DEPTH: usize = 2;
+
+/// A stream read (and decompressed) on a thread of its own, a few chunks ahead of the
+/// parser: the kernel's copy and the decompression overlap with decoding and tracking.
+/// Chunks go back to the thread to be refilled, so that no memory is allocated per chunk.
+pub(crate) struct Prefetch {
+    full: std::sync::mpsc::Receiver<Result<Vec<u8>, String>>,
+    empty: std::sync::mpsc::SyncSender<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl Prefetch {
+    pub(crate) fn new(mut inner: Box<dyn Read + Send>) -> Self {
+        let (full_tx, full) = std::sync::mpsc::sync_channel(PREFETCH_DEPTH);
+        let (empty, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PREFETCH_DEPTH + 1);
+        for _ in 0..PREFETCH_DEPTH {
+            let _ = empty.send(Vec::with_capacity(PREFETCH_CHUNK));
+        }
+        std::thread::spawn(move || {
+            while let Ok(mut chunk) = empty_rx.recv() {
+                chunk.resize(PREFETCH_CHUNK, 0);
+                let mut filled = 0;
+                let result = loop {
+                    match inner.read(&mut chunk[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == chunk.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e.to_string()),
+                    }
+                };
+                chunk.truncate(filled);
+                let end = filled == 0;
+                let sent = match result {
+                    Ok(()) => full_tx.send(Ok(chunk)),
+                    Err(e) => {
+                        if filled > 0 {
+                            let _ = full_tx.send(Ok(chunk));
+                        }
+                        let _ = full_tx.send(Err(e));
+                        return;
+                    }
+                };
+                if sent.is_err() || end {
+                    return; // the reader is gone, or the stream ended
+                }
+            }
+        });
+        Prefetch {
+            full,
+            empty,
+            current: Vec::new(),
+            at: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for Prefetch {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.current.len() {
+            if self.done {
+                return Ok(0);
+            }
+            let spent = std::mem::take(&mut self.current);
+            if spent.capacity() > 0 {
+                let _ = self.empty.send(spent);
+            }
+            self.at = 0;
+            match self.full.recv() {
+                Ok(Ok(chunk)) if chunk.is_empty() => self.done = true,
+                Ok(Ok(chunk)) => self.current = chunk,
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(std::io::Error::other(e));
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
