@@ -84,23 +84,34 @@ class ZeekSink:
 
 
 class ParquetSink:
-    """One Parquet file, a row group per batch, built with pyarrow alone from the columns;
-    the schema (``schema.arrow_schema``) carries pandas metadata, so that pandas reads the
-    file back with ``to_frame``'s dtypes and categories."""
+    """One Parquet file, a row group per batch, built with pyarrow alone from the engine's
+    buffers; the schema (``schema.arrow_schema``) carries pandas metadata, so that pandas
+    reads the file back with ``to_frame``'s dtypes and categories. pyarrow is loaded at the
+    first batch, so that its import overlaps the engine's read (see ``warm_imports``)."""
 
     def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.schema: Any = None
+        self.writer: Any = None
+
+    def _open(self) -> None:
         import pyarrow.parquet as pq
 
         from analyzer.report.schema import arrow_schema
 
         self.schema = arrow_schema()
-        self.writer: Any = pq.ParquetWriter(out, self.schema)
+        self.writer = pq.ParquetWriter(self.out, self.schema)
 
     def write(self, batch: Batch) -> None:
-        if len(batch):
-            self.writer.write_batch(batch.arrow(self.schema))
+        if not len(batch):
+            return
+        if self.writer is None:
+            self._open()
+        self.writer.write_batch(batch.arrow(self.schema))
 
     def close(self) -> None:
+        if self.writer is None:
+            self._open()
         self.writer.close()
 
 
