@@ -582,7 +582,7 @@ def tcptrace_version() -> str:
         return "not installed"
     proc = subprocess.run([found, "-v"], capture_output=True, text=True)
     text = proc.stdout + proc.stderr
-    m = re.search(r"Ver(?:sion)?:?\s*([0-9][0-9.]*)", text)
+    m = re.search(r"version\s+([0-9][0-9.]*)", text, re.IGNORECASE)
     return m.group(1) if m else (text.strip().splitlines() or ["unknown"])[0]
 
 
