@@ -24,17 +24,6 @@
 //!   [`HttpEvent::Upgrade`] / [`HttpEvent::Tunnel`] give the stream offset where the
 //!   new protocol starts, after which the parser ignores everything.
 
-#![forbid(unsafe_code)]
-// No panics on any input: no unchecked arithmetic, indexing or unwrapping.
-#![deny(
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
-
 use std::collections::VecDeque;
 
 /// The longest message head (start line + header section, including the empty line)

@@ -30,7 +30,17 @@
 //! `Tunnel`) arrives in the middle of a slice, the new protocol's bytes are
 //! `data[(offset - slice_offset)..]`.
 
+// For this module and every parser below it: no unsafe, and no panics on any input (no
+// unchecked arithmetic, indexing or unwrapping).
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 pub mod http;
 pub mod ws;

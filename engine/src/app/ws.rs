@@ -8,17 +8,6 @@
 //! Extensions are not applied: permessage-deflate's RSV1 is reported in `rsv`, nothing
 //! is inflated.
 
-#![forbid(unsafe_code)]
-// No panics on any input: no unchecked arithmetic, indexing or unwrapping.
-#![deny(
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
-
 /// The longest control-frame payload RFC 6455 §5.5 allows; a longer one is reported as
 /// [`WsAnomaly::ControlFrameTooLong`] and otherwise handled as it is.
 pub const MAX_CONTROL_PAYLOAD: u64 = 125;

@@ -15,7 +15,17 @@
 //! overlap, so a consumer's offset always equals [`Reassembler::delivered`] after each
 //! call returns.
 
+// For this module and every parser below it: no unsafe, and no panics on any input (no
+// unchecked arithmetic, indexing or unwrapping).
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod reassembler;
 

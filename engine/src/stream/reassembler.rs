@@ -1,17 +1,6 @@
 //! One direction's reassembly: RFC 9293 §3.4 sequence space, Zeek's first-copy-wins
 //! overlap policy, bounded out-of-order buffering, consumer-driven skipping.
 
-#![forbid(unsafe_code)]
-// No panics on any input: no unchecked arithmetic, indexing or unwrapping.
-#![deny(
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
-
 use std::collections::{BTreeMap, VecDeque};
 
 /// The most out-of-order payload bytes held for one direction.
