@@ -46,6 +46,22 @@ pub mod http;
 pub mod ws;
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // tests may index, unwrap and panic: a failed assertion is the point
 mod http_tests;
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // tests may index, unwrap and panic: a failed assertion is the point
 mod ws_tests;

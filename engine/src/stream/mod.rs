@@ -30,6 +30,14 @@
 mod reassembler;
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // tests may index, unwrap and panic: a failed assertion is the point
 mod tests;
 
 pub use reassembler::{
