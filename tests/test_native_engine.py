@@ -271,3 +271,15 @@ def test_fragments_count_once_as_the_reassembled_datagram(engine: str) -> None:
     got = [(r.client_ip, r.orig_pkts, r.orig_ip_bytes, r.bytes_c2s, r.first_frame, r.conn_state)
            for r in recs]
     assert got == [("10.1.0.1", 1, 3028, 3000, 3, "SF"), ("fd00::1", 1, 3048, 3000, 7, "S0")]
+
+
+def test_http_inside_a_tunnel_is_still_found_by_the_tshark_engine() -> None:
+    """Splitting tunnels keeps tshark's HTTP messages on the inner TCP segment: the Teredo
+    trace's inner IPv6 connection carries two requests."""
+    teredo = next((c.capture for c in oracle_captures() if c.capture.stem == "teredo"), None)
+    if teredo is None:
+        pytest.skip("../shared/oracle is not beside the project")
+    recs = analyze_capture(teredo, LoadOptions(engine="tshark")).records
+    inner = [r for r in recs if r.client_ip.startswith("2001:0:4137") and r.proto == "tcp"]
+    assert [(r.server_port, r.http_requests, r.http_responses) for r in inner] == [(80, 2, 2)]
+    assert len(inner[0].tunnel_parents) == 1

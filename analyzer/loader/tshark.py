@@ -459,6 +459,11 @@ def _layers(c: list[str], frame_offset: int) -> list[PacketRecord]:
             continue
         if trans is not None:
             rec = _transport(occ, frame, ts, net, trans, captured, tuple(chain))
+            if rec is not None and rec.proto == "tcp" and (c[23] or c[26] or c[34]):
+                # HTTP and WebSocket ride on the innermost TCP segment, as in parse_fields.
+                rec = rec._replace(
+                    http=parse_http(c[23:32]) if (c[23] or c[26]) else (),
+                    ws=parse_ws(c[32:41]) if c[34] else ())
             if rec is not None:
                 out.append(rec)
     return out
