@@ -217,8 +217,9 @@ def connections(
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """One record per TCP connection and UDP flow: handshake, close, RFC 9293 states of both
-    endpoints, TIME_WAIT side, bytes each way, Zeek conn_state and history."""
+    """One record per TCP connection, UDP flow and ICMP exchange: handshake, close, RFC 9293
+    states of both endpoints, TIME_WAIT side, bytes each way, Zeek conn_state, history and
+    tunnel_parents."""
     from analyzer.api import Analysis
     from analyzer.report.formats import default_format
     from analyzer.report.sinks import STREAMING_FORMATS
