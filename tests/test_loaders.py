@@ -16,10 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = sorted(
     p for p in (ROOT / "captures").rglob("*")
     if p.suffix in (".pcap", ".pcapng", ".gz") and p.parent.name != "bad"
-) + [c.capture for c in oracle_captures() if "zeek-tunnels" not in c.capture.parts]
-# The tunnel traces are left out: the pyshark reference loader reads one (the innermost)
-# header per frame and skips ICMP; the fast loader and the native engine split tunnels
-# (README, Engines).
+) + [c.capture for c in oracle_captures()]
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)

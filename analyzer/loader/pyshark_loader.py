@@ -58,9 +58,20 @@ import pyshark
 from pyshark.capture.capture import TSharkCrashException
 
 from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame
-from analyzer.loader.tshark import AGG, FIELDS, HTTP_ARGS, LEAN_ARGS, parse_http, parse_ws
+from analyzer.loader.tshark import (
+    AGG,
+    FIELDS,
+    HTTP_ARGS,
+    LEAN_ARGS,
+    TUNNEL_ARGS,
+    TUNNEL_PROTOCOLS,
+    parse_frame,
+    parse_http,
+    parse_ws,
+)
 
-__all__ = ["PROTOCOL_FILTER", "iter_packets_pyshark", "parse_epoch_ns", "record_from_packet"]
+__all__ = ["PROTOCOL_FILTER", "iter_packets_pyshark", "parse_epoch_ns", "record_from_packet",
+           "records_from_packet"]
 
 #: ``-J`` protocol filter: only these layers are emitted with their fields (``frame`` must be
 #: in the list: pyshark reads ``frame.protocols`` and crashes without it).
@@ -150,7 +161,7 @@ def iter_packets_pyshark(
         prefs["tcp.check_checksum"] = "TRUE"
         prefs["udp.check_checksum"] = "TRUE"
     prefs.update(override_prefs or {})
-    parameters = ["-n", "-J", PROTOCOL_FILTER]
+    parameters = ["-n", "-J", PROTOCOL_FILTER, *TUNNEL_ARGS]
     if lean:
         parameters += LEAN_ARGS
     capture = pyshark.FileCapture(
@@ -166,9 +177,7 @@ def iter_packets_pyshark(
     )
     try:
         for packet in capture:
-            record = record_from_packet(packet)
-            if record is not None:
-                yield record
+            yield from records_from_packet(packet)
     except BaseException:
         # Includes GeneratorExit (the consumer stopped early): tshark is killed, and an error
         # from the close must not mask the one already on its way.
@@ -178,6 +187,57 @@ def iter_packets_pyshark(
     # capture, cut short mid-packet) as TSharkCrashException from close(), after the
     # iteration above yielded every packet tshark could read.
     _close_capture(capture, reraise=True)
+
+
+def records_from_packet(packet: Any) -> list[PacketRecord]:
+    """The packets of one pyshark JSON-mode frame, as the fast loader gives them.
+
+    A frame with ICMP, a tunnel or more than one IP header is laid out as the fast loader's
+    ``-T fields`` line (every occurrence of each field, instance by instance, outermost
+    first) and read by the same layer walk (``analyzer.loader.tshark.parse_frame``); any
+    other frame is one record (``record_from_packet``).
+    """
+    frame_fields = _raw_fields(packet.frame_info)
+    protocols = str(frame_fields.get("frame.protocols", "")).split(":")
+    layered = (_SKIP_PROTOCOLS.intersection(protocols)
+               or any(p in TUNNEL_PROTOCOLS for p in protocols)
+               or sum(p in ("ip", "ipv6") for p in protocols) > 1)
+    if not layered:
+        record = record_from_packet(packet)
+        return [record] if record is not None else []
+    layers: dict[str, Any] = {}
+    for layer in packet.layers:
+        layers.setdefault(str(layer.layer_name).lower(), layer)
+    line = [""] * len(FIELDS)
+    by_proto: dict[str, list[int]] = {}
+    for i, name in enumerate(FIELDS):
+        by_proto.setdefault(name.split(".", 1)[0], []).append(i)
+    for proto, indexes in by_proto.items():
+        if proto == "frame":
+            for i in indexes:
+                line[i] = str(frame_fields.get(FIELDS[i], ""))
+        elif proto in ("http", "websocket") and proto in layers:
+            values = _columns(_instances(layers[proto]), tuple(FIELDS[i] for i in indexes))
+            for i, value in zip(indexes, values, strict=True):
+                line[i] = value
+        elif proto in layers:
+            # One value per instance of the header (the first, as ``-T fields`` has it).
+            instances = _instances(layers[proto])
+            for i in indexes:
+                key = FIELDS[i]
+                found = [v for v in (_first_value(tree, key) for tree in instances)
+                         if v is not None]
+                line[i] = AGG.join(_as_fields_text(key, v) for v in found)
+    return parse_frame(line)
+
+
+def _first_value(tree: dict[str, Any], key: str) -> str | None:
+    """A field's value in one protocol instance: at its top level, else in its subtrees."""
+    if key in tree:
+        return _last_scalar(tree[key])
+    found: dict[str, str] = {}
+    _walk(tree, frozenset({key}), found)
+    return found.get(key)
 
 
 def record_from_packet(packet: Any) -> PacketRecord | None:
