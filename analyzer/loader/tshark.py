@@ -396,6 +396,9 @@ _NFIELDS = len(FIELDS)
 #: frame.protocols names of the tunnels the native engine decodes -> Zeek's tunnel type.
 TUNNEL_PROTOCOLS = {"vxlan": "VXLAN", "geneve": "GENEVE", "gtp": "GTPv1", "teredo": "TEREDO",
                     "ayiya": "AYIYA", "gre": "GRE"}
+#: A frame whose layers need walking: ICMP (never the header it quotes) or a tunnel. One
+#: search per packet instead of a substring test per name.
+_LAYERED = re.compile("icmp|" + "|".join(TUNNEL_PROTOCOLS))
 
 
 def parse_frame(c: list[str], frame_offset: int = 0) -> list[PacketRecord]:
@@ -405,8 +408,7 @@ def parse_frame(c: list[str], frame_offset: int = 0) -> list[PacketRecord]:
     if len(c) < _NFIELDS:
         return []
     protos = c[4]
-    if AGG not in c[5] and AGG not in c[8] and "icmp" not in protos and not any(
-            t in protos for t in TUNNEL_PROTOCOLS):
+    if AGG not in c[5] and AGG not in c[8] and not _LAYERED.search(protos):
         rec = parse_fields(c, frame_offset)
         return [rec] if rec is not None else []
     return _layers(c, frame_offset)

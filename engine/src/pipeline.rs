@@ -187,42 +187,18 @@ impl Tracker {
     }
 
     fn feed_in_range(&mut self, p: &Packet<'_>) -> Placement {
-        let (key, present) = self.table.lookup(p, &mut self.done);
+        let key = self.table.lookup(p, &mut self.done);
         let stack = if p.tunnels.is_empty() {
             Vec::new()
         } else {
             self.stack(p)
         };
-        if !present {
-            let t = &self.opts.timeouts;
-            let cc = self.opts.check_checksums;
-            let conn = match p.proto {
-                Transport::Tcp => Conn::Tcp(Box::new(TcpConnection::new(
-                    p,
-                    t,
-                    cc,
-                    self.opts.keep_frames,
-                ))),
-                Transport::Udp => Conn::Udp(UdpFlow::new(p, t, cc)),
-                Transport::Icmp => Conn::Icmp(IcmpFlow::new(p, t, cc)),
-            };
-            self.next_id += 1;
-            let mut conn = conn;
-            if let Some(uid) = stack.last() {
-                conn.tunnel_parents().push(uid.clone());
-            }
-            let entry = Entry {
-                id: self.next_id,
-                conn,
-                stack: stack.clone(),
-                tunnel_changes: 0,
-                changes_exceeded: false,
-            };
-            self.table.table.insert(key, entry);
-        }
-        let Some(entry) = self.table.table.get_mut(&key) else {
-            unreachable!("inserted above");
-        };
+        let (opts, next_id) = (&self.opts, &mut self.next_id);
+        let entry = self
+            .table
+            .table
+            .entry(key)
+            .or_insert_with(|| new_entry(p, opts, next_id, &stack));
         let id = entry.id;
         check_encapsulation(entry, stack);
         let conn = &mut entry.conn;
@@ -274,6 +250,28 @@ impl Tracker {
             .values()
             .find(|e| e.id == id)
             .map(|e| &e.conn)
+    }
+}
+
+/// A new connection for the packet that starts it, named by the tracker's next id; its
+/// first encapsulation is its first tunnel parent.
+fn new_entry(p: &Packet<'_>, opts: &TrackerOptions, next_id: &mut u64, stack: &[String]) -> Entry {
+    let (t, cc) = (&opts.timeouts, opts.check_checksums);
+    let mut conn = match p.proto {
+        Transport::Tcp => Conn::Tcp(Box::new(TcpConnection::new(p, t, cc, opts.keep_frames))),
+        Transport::Udp => Conn::Udp(UdpFlow::new(p, t, cc)),
+        Transport::Icmp => Conn::Icmp(IcmpFlow::new(p, t, cc)),
+    };
+    if let Some(uid) = stack.last() {
+        conn.tunnel_parents().push(uid.clone());
+    }
+    *next_id += 1;
+    Entry {
+        id: *next_id,
+        conn,
+        stack: stack.to_vec(),
+        tunnel_changes: 0,
+        changes_exceeded: false,
     }
 }
 

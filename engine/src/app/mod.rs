@@ -30,8 +30,8 @@
 //! `Tunnel`) arrives in the middle of a slice, the new protocol's bytes are
 //! `data[(offset - slice_offset)..]`.
 
-// For this module and every parser below it: no unsafe, and no panics on any input (no
-// unchecked arithmetic, indexing or unwrapping).
+// For this module and every parser below it, checked by the compiler: no panic on any
+// input (no unchecked arithmetic, indexing or unwrapping).
 #![forbid(unsafe_code)]
 #![deny(
     clippy::arithmetic_side_effects,
@@ -54,14 +54,4 @@ pub mod ws;
     clippy::panic,
     clippy::cast_possible_truncation
 )] // tests may index, unwrap and panic: a failed assertion is the point
-mod http_tests;
-#[cfg(test)]
-#[allow(
-    clippy::arithmetic_side_effects,
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)] // tests may index, unwrap and panic: a failed assertion is the point
-mod ws_tests;
+mod tests;

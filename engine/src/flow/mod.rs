@@ -192,7 +192,7 @@ impl<C: Flow> Default for FlowTable<C> {
 impl<C: Flow> FlowTable<C> {
     /// Look up the packet's connection: a connection that is over, or that the packet
     /// reuses, is pushed to `done` and removed first. Returns the key.
-    pub fn lookup(&mut self, p: &Packet<'_>, done: &mut Vec<C>) -> (FlowKey, bool) {
+    pub fn lookup(&mut self, p: &Packet<'_>, done: &mut Vec<C>) -> FlowKey {
         if p.ts_ns > self.now_ns {
             self.now_ns = p.ts_ns;
         }
@@ -206,7 +206,7 @@ impl<C: Flow> FlowTable<C> {
                 done.push(c);
             }
         }
-        (key, self.table.contains_key(&key))
+        key
     }
 
     /// Count a packet; every [`SWEEP_EVERY`] packets, finish the connections whose timers

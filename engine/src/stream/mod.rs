@@ -15,8 +15,8 @@
 //! overlap, so a consumer's offset always equals [`Reassembler::delivered`] after each
 //! call returns.
 
-// For this module and every parser below it: no unsafe, and no panics on any input (no
-// unchecked arithmetic, indexing or unwrapping).
+// For this module and every parser below it, checked by the compiler: no panic on any
+// input (no unchecked arithmetic, indexing or unwrapping).
 #![forbid(unsafe_code)]
 #![deny(
     clippy::arithmetic_side_effects,

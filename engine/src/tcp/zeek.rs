@@ -421,6 +421,10 @@ impl Flow for TcpConnection {
             self.removed = true;
             return true;
         }
+        // Most packets find no timer due: look before sorting.
+        if self.timers.iter().all(|&(fire, _)| fire > now_ns) {
+            return false;
+        }
         while !self.timers.is_empty() {
             self.timers.sort_unstable();
             let (fire, kind) = self.timers[0];

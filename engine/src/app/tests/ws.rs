@@ -1,7 +1,7 @@
 //! WebSocket frame parser tests, named after the RFC 6455 sections they cover. The
 //! byte strings of §5.7's examples are used verbatim.
 
-use super::ws::*;
+use crate::app::ws::*;
 
 fn run(p: &mut WsParser, chunks: &[&[u8]], fin: bool) -> Vec<WsEvent> {
     let mut evs = Vec::new();
@@ -509,7 +509,7 @@ fn arbitrary_bytes_never_panic() {
 
 #[test]
 fn rfc6455_4_2_2_frames_after_the_101_go_to_the_frame_parser() {
-    use super::http::{HttpEvent, HttpParser};
+    use crate::app::http::{HttpEvent, HttpParser};
     // RFC 6455 §1.3's server handshake, then two frames in the same segment.
     let head: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
         Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";

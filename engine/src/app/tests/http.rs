@@ -1,7 +1,7 @@
 //! HTTP/1.x parser tests, named after the RFC 9112 (and RFC 9110) sections they cover.
 //! Every test feeds literal bytes.
 
-use super::http::*;
+use crate::app::http::*;
 use crate::stream::{Reassembler, StreamEvent};
 
 /// Feeds `chunks` in order, then (if `fin`) the end of the stream.
