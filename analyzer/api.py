@@ -56,11 +56,17 @@ class CaptureResult:
 def resolve_engine(options: LoadOptions) -> str:
     """The engine a run uses: ``native`` or ``tshark``.
 
-    ``auto`` stays on tshark until the native engine also parses HTTP and WebSocket.
-    ``native`` with an option only tshark can honour is a usage error (raised by the CLI
-    before any capture is read, see ``tshark_only_options``).
+    ``auto`` (the default) picks the native engine unless the run needs tshark's
+    dissection: a display filter, ``--decode-as``, ``--pref`` or the pyshark loader (see
+    ``tshark_only_options``). ``native`` with such an option is a usage error (raised by
+    the CLI before any capture is read). A capture the native engine cannot decode is
+    still read with tshark, with a note (``analyze_capture``).
     """
-    return "native" if options.engine == "native" else "tshark"
+    if options.engine == "native":
+        return "native"
+    if options.engine == "auto" and not tshark_only_options(options):
+        return "native"
+    return "tshark"
 
 
 def tshark_only_options(options: LoadOptions) -> list[str]:

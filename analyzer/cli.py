@@ -357,9 +357,13 @@ def _summary_table(df: object, out: object) -> None:
         console.print(table)
 
 
-AppFormat = Annotated[Format | None, typer.Option(
+HttpFormat = Annotated[Format | None, typer.Option(
     "--format", "-f", help="table (default on a terminal), csv, jsonl (default otherwise), "
-    "json, parquet, markdown.")]
+    "json, parquet, zeek (a Zeek http.log), markdown.")]
+WsFormat = Annotated[Format | None, typer.Option(
+    "--format", "-f", help="table (default on a terminal), csv, jsonl (default otherwise), "
+    "json, parquet, zeek (a Zeek websocket.log: one row per upgrade switched by a 101), "
+    "markdown.")]
 
 HTTP_TABLE = ("client_port", "server_port", "trans_depth", "method", "target", "host",
               "request_version", "status", "response_version", "chunked", "keep_alive")
@@ -377,19 +381,10 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
     from analyzer.report import writers
 
     fmt = format or writers.default_format()
-    if fmt is Format.ZEEK:
-        _err("error: --format zeek is for the connections command")
-        raise typer.Exit(2)
     if fmt is Format.PARQUET and output is None:
         _err("error: --format parquet writes a binary file: give it one with -o FILE")
         raise typer.Exit(2)
-    engine = None
-    if _ENGINE == "native":
-        # HTTP and WebSocket come from tshark's dissectors until the engine parses them.
-        _err(f"note: {kind} reads captures with tshark: the native engine does not parse "
-             "HTTP yet")
-        engine = "tshark"
-    results = _run(captures, *options, jobs=jobs, quiet=quiet, engine=engine)
+    results = _run(captures, *options, jobs=jobs, quiet=quiet)
     records = Analysis([r for r in results if r.error is None]).records
     columns: tuple[str, ...]
     if kind == "http":
@@ -404,7 +399,12 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
     else:
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:
-            writers.write_rows(rows, df, fmt, out, columns, title)
+            if fmt is Format.ZEEK:  # Zeek's http.log or websocket.log
+                from analyzer.report import zeek
+
+                (zeek.write_http_log if kind == "http" else zeek.write_websocket_log)(rows, out)
+            else:
+                writers.write_rows(rows, df, fmt, out, columns, title)
         finally:
             if output:
                 out.close()
@@ -414,7 +414,7 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
 @app.command()
 def http(
     captures: CapturesArg,
-    format: AppFormat = None,
+    format: HttpFormat = None,
     output: OutputOpt = None,
     display_filter: FilterOpt = None,
     loader: LoaderOpt = Loader.tshark,
@@ -437,7 +437,7 @@ def http(
 @app.command()
 def websockets(
     captures: CapturesArg,
-    format: AppFormat = None,
+    format: WsFormat = None,
     output: OutputOpt = None,
     display_filter: FilterOpt = None,
     loader: LoaderOpt = Loader.tshark,

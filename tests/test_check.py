@@ -473,9 +473,13 @@ def test_exit_3_for_an_unreadable_capture(capture: Path) -> None:
 
 @pytest.mark.tshark
 def test_exit_3_when_tshark_is_missing() -> None:
-    result = run(str(MIXED), "--rule", "count() >= 0", "--tshark-path", "/nonexistent/tshark")
+    result = run(str(MIXED), "--rule", "count() >= 0", "--tshark-path", "/nonexistent/tshark",
+                 "-Y", "tcp")
     assert result.exit_code == 3
     assert "tshark" in result.stderr
+    # Without an option that needs tshark, the native engine reads the capture.
+    result = run(str(MIXED), "--rule", "count() == 4", "--tshark-path", "/nonexistent/tshark")
+    assert result.exit_code == 0, result.stderr
 
 
 @pytest.mark.tshark

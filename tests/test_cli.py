@@ -90,7 +90,7 @@ def test_bad_input_is_one_line_and_exit_3(name: str, message: str) -> None:
     result = runner.invoke(app, ["connections", str(path), "--format", "jsonl"])
     assert result.exit_code == 3
     assert result.stderr.strip().splitlines() == [f"error: {path}: {message}" + (
-        " (tshark does not recognise the format)" if message == "not a capture file" else "")]
+        " (neither pcap nor pcapng)" if message == "not a capture file" else "")]
     assert "Traceback" not in result.output
 
 
@@ -133,11 +133,16 @@ def test_missing_tshark_is_exit_3(tmp_path: Path) -> None:
     from analyzer.loader.tshark import tshark_info
 
     tshark_info.cache_clear()
-    result = runner.invoke(app, ["connections", str(HTTP10)],
-                           env={"TSHARK_PATH": str(tmp_path / "no-tshark")})
-    tshark_info.cache_clear()
+    env = {"TSHARK_PATH": str(tmp_path / "no-tshark")}
+    # A display filter needs tshark.
+    result = runner.invoke(app, ["connections", str(HTTP10), "-Y", "tcp"], env=env)
     assert result.exit_code == 3
     assert result.stderr.startswith("error: tshark not found")
+    # The default (native) engine does not.
+    result = runner.invoke(app, ["connections", str(HTTP10), "-f", "jsonl"], env=env)
+    tshark_info.cache_clear()
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["http_requests"] == 1
 
 
 def test_python_dash_m_is_the_same_command() -> None:
@@ -178,7 +183,7 @@ def test_globs_expand_and_jobs_give_the_same_records() -> None:
     two = runner.invoke(app, ["connections", pattern, "-f", "jsonl", "-j", "2", "-q"])
     assert one.exit_code == two.exit_code == 0
     assert one.stdout == two.stdout
-    assert len(one.stdout.splitlines()) == 14  # the 11 real captures hold 14 connections
+    assert len(one.stdout.splitlines()) == 16  # the 12 real captures hold 16 connections
 
 
 def test_diff_reports_endpoint_changes() -> None:

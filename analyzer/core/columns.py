@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from analyzer.core.app import sessions_from_engine, transactions_from_engine
 from analyzer.core.records import FIELD_NAMES, ConnectionRecord
 
 Columns = dict[str, list[Any]]
@@ -20,7 +21,9 @@ NS = 1_000_000_000
 
 def complete_columns(capture: str, raw: dict[str, list[Any]]) -> Columns:
     """An engine batch (times in integer ns) -> every field of the record contract, in
-    contract order. Float seconds are computed here, exactly as Python divides integers."""
+    contract order, then the HTTP transactions and WebSocket sessions of each record
+    (``transactions``, ``websockets``: tuples, empty for most). Float seconds are computed
+    here, exactly as Python divides integers."""
     n = len(raw["uid"])
     first, last = raw["first_ts_ns"], raw["last_ts_ns"]
     cols: Columns = {}
@@ -37,22 +40,27 @@ def complete_columns(capture: str, raw: dict[str, list[Any]]) -> Columns:
             cols[name] = [None if x is None else x / NS for x in raw["handshake_rtt_ns"]]
         elif name == "duration_zeek":
             cols[name] = [None if x is None else x / NS for x in raw["duration_zeek_ns"]]
-        elif name in ("http_requests", "http_responses"):
-            cols[name] = [0] * n
-        elif name == "websocket":
-            cols[name] = [False] * n
         else:
             cols[name] = raw[name]
+    cols["transactions"] = [transactions_from_engine(t) for t in raw["transactions"]]
+    cols["websockets"] = [sessions_from_engine(w) for w in raw["websockets"]]
     return cols
 
 
 def records_from_columns(cols: Columns) -> list[ConnectionRecord]:
-    return [ConnectionRecord(*row) for row in zip(*(cols[f] for f in FIELD_NAMES), strict=True)]
+    n = column_count(cols)
+    txs = cols.get("transactions") or [()] * n
+    sessions = cols.get("websockets") or [()] * n
+    return [ConnectionRecord(*row, transactions=t, websockets=w) for row, t, w in zip(
+        zip(*(cols[f] for f in FIELD_NAMES), strict=True), txs, sessions, strict=True)]
 
 
 def columns_from_records(records: Iterable[ConnectionRecord]) -> Columns:
     records = list(records)
-    return {f: [getattr(r, f) for r in records] for f in FIELD_NAMES}
+    cols: Columns = {f: [getattr(r, f) for r in records] for f in FIELD_NAMES}
+    cols["transactions"] = [r.transactions for r in records]
+    cols["websockets"] = [r.websockets for r in records]
+    return cols
 
 
 def column_count(cols: Columns) -> int:

@@ -1,9 +1,10 @@
 """HTTP/1.x transactions on one connection (RFC 9112), from the messages tshark completed.
 
 Requests are queued and paired with responses in order, which is what pipelining means
-(RFC 9112 §9.3.2). Interim 1xx responses other than 101 do not complete a transaction. A
-101 (Switching Protocols) completes the last one, and after it the bytes on the connection
-are no longer HTTP.
+(RFC 9112 §9.3.2). Interim 1xx responses other than 101 do not complete a transaction; the
+last one seen is kept as its ``info_code``/``info_msg``, as Zeek's http.log keeps it. A
+101 (Switching Protocols) completes the last one (and is its info code too, as in Zeek),
+and after it the bytes on the connection are no longer HTTP.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ class HttpTransaction:
     keep_alive: bool | None
     request_frame: int | None
     response_frame: int | None
+    #: The request's Referer and Origin headers (Zeek's ``referrer`` and ``origin``).
+    referrer: str | None = None
+    origin: str | None = None
+    #: The last interim 1xx response (100-199, 101 included) seen for this transaction:
+    #: Zeek's ``info_code`` and ``info_msg``.
+    info_code: int | None = None
+    info_msg: str | None = None
 
 
 def tokens(value: str | None) -> set[str]:
@@ -85,10 +93,14 @@ class HttpTracker:
         self.depth = 0
         self.requests = 0
         self.responses = 0
+        #: An interim 1xx that came before any request it could answer (the request is
+        #: not in the capture): it goes to the transaction the next response opens.
+        self.orphan_info: tuple[int, str | None] | None = None
 
     def request(self, msg: HttpMessage, ts_ns: int, frame: int) -> HttpTransaction:
         self.depth += 1
         self.requests += 1
+        self.orphan_info = None
         tx = HttpTransaction(
             trans_depth=self.depth,
             request_ts=ts_ns / NS,
@@ -97,6 +109,8 @@ class HttpTracker:
             host=msg.header("host"),
             request_version=msg.version,
             user_agent=msg.header("user-agent"),
+            referrer=msg.header("referer"),
+            origin=msg.header("origin"),
             request_body_len=body_length(msg),
             status=None,
             reason=None,
@@ -112,9 +126,18 @@ class HttpTracker:
         return tx
 
     def response(self, msg: HttpMessage, ts_ns: int, frame: int) -> HttpTransaction | None:
-        """Pair a response with the oldest open request; None for an interim 1xx."""
+        """Pair a response with the oldest open request; None for an interim 1xx (kept as
+        that request's ``info_code``/``info_msg``)."""
         status = msg.status
-        if status is not None and 100 <= status < 200 and status != 101:
+        interim = status is not None and 100 <= status < 200
+        if interim and status != 101:
+            assert status is not None
+            if self.pending:
+                waiting, request = self.pending[0]
+                self.pending[0] = (replace(waiting, info_code=status, info_msg=msg.reason),
+                                   request)
+            else:
+                self.orphan_info = (status, msg.reason)
             return None
         self.responses += 1
         if self.pending:
@@ -124,6 +147,11 @@ class HttpTracker:
             req = None
             tx = HttpTransaction(self.depth, None, None, None, None, None, None, None, None,
                                  None, None, None, None, False, None, None, None)
+            if self.orphan_info is not None:
+                tx = replace(tx, info_code=self.orphan_info[0], info_msg=self.orphan_info[1])
+                self.orphan_info = None
+        if interim:  # a 101 is Zeek's info code as well as the status
+            tx = replace(tx, info_code=status, info_msg=msg.reason)
         no_body = (status is not None and (status in (204, 304) or 100 <= status < 200)) or (
             req is not None and req.method == "HEAD")
         tx = replace(

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from analyzer.core.http import HttpTransaction
-from analyzer.core.websocket import WebSocketSession
+from analyzer.core.app import HttpTransaction, WebSocketSession
 
 
 @dataclass(frozen=True, slots=True)

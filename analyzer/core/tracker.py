@@ -1,24 +1,22 @@
 """Packets in, connection records out, through the engine's tracker.
 
-The lifecycle, the RFC 9293 view and Zeek's logic live once, in the Rust engine
-(``analyzer._engine``). This module feeds it the packets a tshark/pyshark loader made,
-and, until the engine also parses HTTP and WebSocket, runs tshark's HTTP messages and
-WebSocket frames through the Python HTTP/WebSocket trackers of the connection the engine
-put each packet in.
+The lifecycle, the RFC 9293 view, Zeek's logic and the HTTP/WebSocket analysis live once,
+in the Rust engine (``analyzer._engine``). This module feeds it the packets a
+tshark/pyshark loader made, each with the HTTP messages and WebSocket frames tshark's
+dissectors found in it, and turns the engine's records into Python ones.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from analyzer import _engine
-from analyzer.core.http import HttpTracker, tokens
+from analyzer.core.app import sessions_from_engine, transactions_from_engine
 from analyzer.core.packets import PacketRecord
 from analyzer.core.records import ConnectionRecord
-from analyzer.core.websocket import WebSocketTracker
 
 NS = 1_000_000_000
 
@@ -37,34 +35,7 @@ class TrackerConfig:
     check_checksums: bool = False
 
 
-@dataclass(slots=True)
-class AppState:
-    """One connection's HTTP transactions and WebSocket upgrades (tshark's dissection)."""
-
-    http: HttpTracker = field(default_factory=HttpTracker)
-    ws_by_depth: dict[int, WebSocketTracker] = field(default_factory=dict)
-    ws_active: WebSocketTracker | None = None
-
-    def feed(self, from_client: bool, p: PacketRecord) -> None:
-        for msg in p.http:
-            if msg.is_request:
-                tx = self.http.request(msg, p.ts_ns, p.frame)
-                if "websocket" in tokens(msg.header("upgrade")):
-                    self.ws_by_depth[tx.trans_depth] = WebSocketTracker(msg, p.ts_ns, p.frame)
-            else:
-                done = self.http.response(msg, p.ts_ns, p.frame)
-                ws = self.ws_by_depth.get(done.trans_depth) if done is not None else None
-                if ws is not None:
-                    ws.response(msg, p.ts_ns, p.frame)
-                    if ws.switched:
-                        self.ws_active = ws
-        if self.ws_active is not None:
-            for f in p.ws:
-                self.ws_active.frame(f, from_client, p.frame)
-
-
-def to_record(capture: str, d: Mapping[str, Any], app: AppState | None = None
-              ) -> ConnectionRecord:
+def to_record(capture: str, d: Mapping[str, Any]) -> ConnectionRecord:
     """An engine record (a dict, times in ns) -> the Python record."""
     first, last = d["first_ts_ns"], d["last_ts_ns"]
     rtt, dz = d["handshake_rtt_ns"], d["duration_zeek_ns"]
@@ -85,14 +56,13 @@ def to_record(capture: str, d: Mapping[str, Any], app: AppState | None = None
         missed_bytes=d["missed_bytes"], orig_pkts=d["orig_pkts"],
         orig_ip_bytes=d["orig_ip_bytes"], resp_pkts=d["resp_pkts"],
         resp_ip_bytes=d["resp_ip_bytes"],
-        http_requests=app.http.requests if app else 0,
-        http_responses=app.http.responses if app else 0,
-        websocket=bool(app.ws_by_depth) if app else False,
+        http_requests=d["http_requests"], http_responses=d["http_responses"],
+        websocket=d["websocket"],
         first_frame=d["first_frame"], last_frame=d["last_frame"],
         zeek_flipped=d["zeek_flipped"], anomalies=tuple(d["anomalies"]),
         tunnel_parents=tuple(d["tunnel_parents"]),
-        transactions=tuple(app.http.transactions()) if app else (),
-        websockets=tuple(ws.session() for ws in app.ws_by_depth.values()) if app else (),
+        transactions=transactions_from_engine(d["transactions"]),
+        websockets=sessions_from_engine(d["websockets"]),
         conn_id=d["id"],
     )
 
@@ -108,23 +78,17 @@ class Tracker:
         self.capture = capture
         self.config = config or TrackerConfig()
         self._engine = _engine.Tracker(self.config.check_checksums, keep_frames_if is not None)
-        self._apps: dict[int, AppState] = {}
         self.keep_frames_if = keep_frames_if
         self.kept_frames: dict[str, array[int]] = {}
 
     def feed(self, p: PacketRecord) -> list[ConnectionRecord]:
-        cid, from_client = self._engine.feed(p)
-        if (p.http or p.ws) and not (p.checksum_bad and self.config.check_checksums):
-            app = self._apps.get(cid)
-            if app is None:
-                app = self._apps[cid] = AppState()
-            app.feed(from_client, p)
+        self._engine.feed(p)
         return self._collect()
 
     def _collect(self) -> list[ConnectionRecord]:
         out = []
         for d in self._engine.take_records():
-            rec = to_record(self.capture, d, self._apps.pop(d["id"], None))
+            rec = to_record(self.capture, d)
             frames = d["frames"]
             if (frames is not None and self.keep_frames_if is not None
                     and self.keep_frames_if(rec)):

@@ -39,10 +39,12 @@ LEAN_ARGS: tuple[str, ...] = (
 #: Teredo on any UDP port, as Zeek (and the native engine) find it, not only on 3544.
 TUNNEL_ARGS: tuple[str, ...] = ("--enable-heuristic", "teredo_udp")
 
-#: HTTP preferences the fast and the pyshark loader both apply. Whether a message is
+#: HTTP preferences the fast and the pyshark loader both apply. Out-of-order segments are
+#: reassembled (a retransmission that fills a hole completes the message, as in Zeek and
+#: the native engine; tshark's default gives up on such a message). Whether a message is
 #: reported once its whole body is reassembled (``http.desegment_body``) is chosen per run,
 #: see ``LoadOptions.http_body_reassembly``.
-HTTP_ARGS: tuple[str, ...] = ()
+HTTP_ARGS: tuple[str, ...] = ("-o", "tcp.reassemble_out_of_order:TRUE")
 
 
 def http_args(opts: LoadOptions) -> tuple[str, ...]:

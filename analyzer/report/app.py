@@ -11,8 +11,9 @@ from analyzer.core.records import ConnectionRecord
 
 HTTP_COLUMNS: tuple[str, ...] = (
     "capture", "uid", "client_ip", "client_port", "server_ip", "server_port", "trans_depth",
-    "request_ts", "method", "target", "host", "request_version", "user_agent",
-    "request_body_len", "status", "reason", "response_version", "response_ts",
+    "request_ts", "method", "target", "host", "request_version", "user_agent", "referrer",
+    "origin", "request_body_len", "status", "reason", "info_code", "info_msg",
+    "response_version", "response_ts",
     "response_body_len", "chunked", "keep_alive", "request_frame", "response_frame",
 )
 WS_COLUMNS: tuple[str, ...] = (
@@ -62,7 +63,7 @@ def websocket_rows(records: Iterable[ConnectionRecord]) -> list[dict[str, Any]]:
 
 def http_frame(records: Iterable[ConnectionRecord]) -> pd.DataFrame:
     df = pd.DataFrame(http_rows(records), columns=list(HTTP_COLUMNS))
-    for col in ("trans_depth", "request_body_len", "status", "response_body_len",
+    for col in ("trans_depth", "request_body_len", "status", "info_code", "response_body_len",
                 "request_frame", "response_frame", "client_port", "server_port"):
         df[col] = df[col].astype("Int64")
     df["keep_alive"] = df["keep_alive"].astype("boolean")

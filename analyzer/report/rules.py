@@ -50,9 +50,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from analyzer.core.http import HttpTransaction
+from analyzer.core.app import HttpTransaction, WebSocketSession
 from analyzer.core.records import FIELD_NAMES, ConnectionRecord
-from analyzer.core.websocket import WebSocketSession
 from analyzer.report.app import HTTP_COLUMNS, WS_COLUMNS, http_rows, websocket_rows
 from analyzer.report.frame import CATEGORIES
 from analyzer.report.writers import inert, md_escape

@@ -8,7 +8,10 @@ fn main() {
         eprintln!("usage: read_capture FILE");
         std::process::exit(2);
     };
-    let mut run = match CaptureRun::open(std::path::Path::new(&path), TrackerOptions::default()) {
+    let mut run = match CaptureRun::open(std::path::Path::new(&path), TrackerOptions {
+        parse_app: true,
+        ..TrackerOptions::default()
+    }) {
         Ok(run) => run,
         Err(e) => {
             eprintln!("{path}: {e}");

@@ -146,9 +146,9 @@ fn value<'a>(r: &'a ConnectionRecord, field: &str, capture: &'a str) -> Option<V
         "orig_ip_bytes" => u(r.orig_ip_bytes),
         "resp_pkts" => u(r.resp_pkts),
         "resp_ip_bytes" => u(r.resp_ip_bytes),
-        // HTTP/WebSocket: not parsed by the engine yet.
-        "http_requests" | "http_responses" => Int(Some(0)),
-        "websocket" => Bool(Some(false)),
+        "http_requests" => u(r.http_requests),
+        "http_responses" => u(r.http_responses),
+        "websocket" => Bool(Some(r.websocket)),
         "first_frame" => u(r.first_frame),
         "last_frame" => u(r.last_frame),
         "zeek_flipped" => Bool(Some(r.zeek_flipped)),

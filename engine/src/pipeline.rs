@@ -2,6 +2,10 @@
 //! records (`Tracker`, sans-IO), and a capture file read through the whole chain
 //! (`read_capture`, the only place that joins `capture` to the rest).
 
+use crate::app::connection::{AppConnection, AppResult, Segment};
+use crate::app::http::HttpMessage;
+use crate::app::ws::WsFrame;
+use crate::decode::flags::{ACK, FIN, RST, SYN};
 use crate::decode::{Packet, Transport, TunnelKind};
 use crate::flow::icmp::IcmpFlow;
 use crate::flow::udp::UdpFlow;
@@ -64,6 +68,34 @@ pub struct Entry {
     stack: Vec<String>,
     tunnel_changes: u32,
     changes_exceeded: bool,
+    /// The connection's HTTP/WebSocket layer (TCP only).
+    app: AppSlot,
+}
+
+/// A TCP connection's application layer: not started, running, or given up (the streams
+/// carry neither HTTP nor WebSocket, so nothing of them is kept).
+#[derive(Debug, Default)]
+pub enum AppSlot {
+    #[default]
+    Untried,
+    Active(Box<AppConnection>),
+    Done,
+}
+
+impl AppSlot {
+    fn finish(self) -> Option<AppResult> {
+        match self {
+            AppSlot::Active(app) => Some(app.finish()),
+            AppSlot::Untried | AppSlot::Done => None,
+        }
+    }
+}
+
+/// HTTP messages and WebSocket frames a loader parsed itself (tshark), for one packet.
+#[derive(Clone, Debug, Default)]
+pub struct LoaderApp {
+    pub http: Vec<HttpMessage>,
+    pub ws: Vec<WsFrame>,
 }
 
 impl Flow for Conn {
@@ -100,6 +132,9 @@ pub struct TrackerOptions {
     /// Packets between two sweeps of the table for connections Zeek's timers ended
     /// (0: [`crate::flow::SWEEP_EVERY`]).
     pub sweep_every: u64,
+    /// Reassemble TCP streams and parse HTTP/WebSocket in them (the native loader);
+    /// otherwise only what the loader hands over with [`Tracker::feed_with_app`] counts.
+    pub parse_app: bool,
 }
 
 /// Where a packet went.
@@ -175,18 +210,24 @@ impl Tracker {
     }
 
     pub fn feed(&mut self, p: &Packet<'_>) -> Placement {
+        self.feed_with_app(p, None)
+    }
+
+    /// [`feed`](Self::feed), with the HTTP messages and WebSocket frames a loader that
+    /// parses them itself found in the packet.
+    pub fn feed_with_app(&mut self, p: &Packet<'_>, ext: Option<&LoaderApp>) -> Placement {
         if !(-MAX_TS_NS..=MAX_TS_NS).contains(&p.ts_ns) {
             // Timestamps this far out are damage, not time: clamp them so that timer sums
             // and differences stay in range (a capture's own clock is never near 2^62 ns,
             // the year 2116).
             let mut q = p.clone();
             q.ts_ns = p.ts_ns.clamp(-MAX_TS_NS, MAX_TS_NS);
-            return self.feed_in_range(&q);
+            return self.feed_in_range(&q, ext);
         }
-        self.feed_in_range(p)
+        self.feed_in_range(p, ext)
     }
 
-    fn feed_in_range(&mut self, p: &Packet<'_>) -> Placement {
+    fn feed_in_range(&mut self, p: &Packet<'_>, ext: Option<&LoaderApp>) -> Placement {
         let key = self.table.lookup(p, &mut self.done);
         let stack = if p.tunnels.is_empty() {
             Vec::new()
@@ -203,7 +244,13 @@ impl Tracker {
         check_encapsulation(entry, stack);
         let conn = &mut entry.conn;
         let from_orig = match conn {
-            Conn::Tcp(c) => c.feed(p),
+            Conn::Tcp(c) => {
+                let from_orig = c.feed(p);
+                if !(p.checksum_bad && opts.check_checksums) {
+                    feed_app(&mut entry.app, c, p, from_orig, opts.parse_app, ext);
+                }
+                from_orig
+            }
             Conn::Udp(f) => f.feed(p),
             Conn::Icmp(f) => f.feed(p),
         };
@@ -215,7 +262,7 @@ impl Tracker {
     pub fn take_records(&mut self) -> Vec<ConnectionRecord> {
         self.done
             .drain(..)
-            .map(|e| to_record(e.id, e.conn))
+            .map(|e| to_record(e.id, e.conn, e.app))
             .collect()
     }
 
@@ -272,6 +319,67 @@ fn new_entry(p: &Packet<'_>, opts: &TrackerOptions, next_id: &mut u64, stack: &[
         stack: stack.to_vec(),
         tunnel_changes: 0,
         changes_exceeded: false,
+        app: AppSlot::Untried,
+    }
+}
+
+/// Hand a TCP segment (and what the loader parsed in it) to the connection's application
+/// layer, starting it at the first payload, a FIN, or a loader's message.
+fn feed_app(
+    slot: &mut AppSlot,
+    c: &TcpConnection,
+    p: &Packet<'_>,
+    from_orig: bool,
+    parse: bool,
+    ext: Option<&LoaderApp>,
+) {
+    let has_ext = ext.is_some_and(|e| !e.http.is_empty() || !e.ws.is_empty());
+    let wanted = if parse {
+        p.payload_len > 0 || p.flags & FIN != 0
+    } else {
+        has_ext
+    };
+    if matches!(slot, AppSlot::Untried) && wanted {
+        let mut app = AppConnection::new(parse);
+        for (i, side) in c.sides.iter().enumerate() {
+            if let Some(isn) = side.syn_isn.or(side.synack_seq) {
+                app.set_first_seq(i, isn.wrapping_add(1));
+            }
+        }
+        *slot = AppSlot::Active(Box::new(app));
+    }
+    let AppSlot::Active(app) = slot else {
+        return;
+    };
+    let mut idle = false;
+    if parse {
+        let side = usize::from(!(p.src == c.sides[0].addr && p.sport == c.sides[0].port));
+        app.segment(&Segment {
+            side,
+            from_client: from_orig,
+            seq: p.seq,
+            ack: p.ack,
+            syn: p.flags & SYN != 0,
+            fin: p.flags & FIN != 0,
+            rst: p.flags & RST != 0,
+            has_ack: p.flags & ACK != 0,
+            payload: &p.payload,
+            payload_len: p.payload_len,
+            ts_ns: p.ts_ns,
+            frame: p.frame,
+        });
+        idle = app.is_idle();
+    }
+    if let Some(ext) = ext {
+        for m in &ext.http {
+            app.http_message(m, p.ts_ns, p.frame);
+        }
+        for f in &ext.ws {
+            app.ws_frame(from_orig, f, p.frame);
+        }
+    }
+    if idle {
+        *slot = AppSlot::Done;
     }
 }
 
@@ -297,9 +405,9 @@ fn check_encapsulation(entry: &mut Entry, stack: Vec<String>) {
     entry.stack = stack;
 }
 
-fn to_record(id: u64, c: Conn) -> ConnectionRecord {
+fn to_record(id: u64, c: Conn, app: AppSlot) -> ConnectionRecord {
     match c {
-        Conn::Tcp(c) => record::from_tcp(id, *c),
+        Conn::Tcp(c) => record::from_tcp(id, *c, app.finish()),
         Conn::Udp(f) => record::from_udp(id, f),
         Conn::Icmp(f) => record::from_icmp(id, f),
     }

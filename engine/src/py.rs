@@ -10,9 +10,14 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
+use crate::app::analysis::{FrameCounts, HttpTransaction, MessageCounts, WebSocketSession};
+use crate::app::http::HttpMessage;
+use crate::app::ws::WsFrame;
 use crate::columns::{build, Buffers, ColumnSpec, Kind};
 use crate::decode::{Packet, Transport, Tunnel, TunnelKind};
-use crate::pipeline::{CaptureRun, Conn, RunError, Tracker as CoreTracker, TrackerOptions};
+use crate::pipeline::{
+    CaptureRun, Conn, LoaderApp, RunError, Tracker as CoreTracker, TrackerOptions,
+};
 use crate::record::ConnectionRecord;
 
 create_exception!(
@@ -90,7 +95,119 @@ fn record_dict<'py>(py: Python<'py>, r: &ConnectionRecord) -> PyResult<Bound<'py
         Some(f) => d.set_item("frames", PyList::new(py, f)?)?,
         None => d.set_item("frames", py.None())?,
     }
+    d.set_item("http_requests", r.http_requests)?;
+    d.set_item("http_responses", r.http_responses)?;
+    d.set_item("websocket", r.websocket)?;
+    d.set_item("transactions", transactions_list(py, &r.transactions)?)?;
+    d.set_item("websockets", sessions_list(py, &r.websockets)?)?;
     Ok(d)
+}
+
+fn transaction_dict<'py>(py: Python<'py>, t: &HttpTransaction) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("trans_depth", t.trans_depth)?;
+    d.set_item("request_ts_ns", t.request_ts_ns)?;
+    d.set_item("method", &t.method)?;
+    d.set_item("target", &t.target)?;
+    d.set_item("host", &t.host)?;
+    d.set_item("request_version", &t.request_version)?;
+    d.set_item("user_agent", &t.user_agent)?;
+    d.set_item("referrer", &t.referrer)?;
+    d.set_item("origin", &t.origin)?;
+    d.set_item("request_body_len", t.request_body_len)?;
+    d.set_item("status", t.status)?;
+    d.set_item("reason", &t.reason)?;
+    d.set_item("response_version", &t.response_version)?;
+    d.set_item("response_ts_ns", t.response_ts_ns)?;
+    d.set_item("response_body_len", t.response_body_len)?;
+    d.set_item("info_code", t.info_code)?;
+    d.set_item("info_msg", &t.info_msg)?;
+    d.set_item("chunked", t.chunked)?;
+    d.set_item("keep_alive", t.keep_alive)?;
+    d.set_item("request_frame", t.request_frame)?;
+    d.set_item("response_frame", t.response_frame)?;
+    Ok(d)
+}
+
+fn transactions_list<'py>(
+    py: Python<'py>,
+    txs: &[HttpTransaction],
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for t in txs {
+        out.append(transaction_dict(py, t)?)?;
+    }
+    Ok(out)
+}
+
+fn frame_counts<'py>(py: Python<'py>, c: &FrameCounts) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("text", c.text)?;
+    d.set_item("binary", c.binary)?;
+    d.set_item("continuation", c.continuation)?;
+    d.set_item("ping", c.ping)?;
+    d.set_item("pong", c.pong)?;
+    d.set_item("close", c.close)?;
+    Ok(d)
+}
+
+fn message_counts<'py>(py: Python<'py>, c: &MessageCounts) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("text", c.text)?;
+    d.set_item("binary", c.binary)?;
+    Ok(d)
+}
+
+fn session_dict<'py>(py: Python<'py>, w: &WebSocketSession) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("request_ts_ns", w.request_ts_ns)?;
+    d.set_item("request_target", &w.request_target)?;
+    d.set_item("host", &w.host)?;
+    d.set_item("origin", &w.origin)?;
+    d.set_item("user_agent", &w.user_agent)?;
+    d.set_item("sec_websocket_key", &w.sec_websocket_key)?;
+    d.set_item("sec_websocket_version", &w.sec_websocket_version)?;
+    d.set_item(
+        "offered_subprotocols",
+        PyTuple::new(py, &w.offered_subprotocols)?,
+    )?;
+    d.set_item(
+        "offered_extensions",
+        PyTuple::new(py, &w.offered_extensions)?,
+    )?;
+    d.set_item("status", w.status)?;
+    d.set_item("response_ts_ns", w.response_ts_ns)?;
+    d.set_item("sec_websocket_accept", &w.sec_websocket_accept)?;
+    d.set_item("accept_valid", w.accept_valid)?;
+    d.set_item("subprotocol", &w.subprotocol)?;
+    d.set_item("extensions", PyTuple::new(py, &w.extensions)?)?;
+    d.set_item("established", w.established)?;
+    d.set_item("frames_c2s", frame_counts(py, &w.frames_c2s)?)?;
+    d.set_item("frames_s2c", frame_counts(py, &w.frames_s2c)?)?;
+    d.set_item("messages_c2s", message_counts(py, &w.messages_c2s)?)?;
+    d.set_item("messages_s2c", message_counts(py, &w.messages_s2c)?)?;
+    d.set_item("payload_bytes_c2s", w.payload_bytes_c2s)?;
+    d.set_item("payload_bytes_s2c", w.payload_bytes_s2c)?;
+    d.set_item("close_code", w.close_code)?;
+    d.set_item("close_reason", &w.close_reason)?;
+    d.set_item("close_by", w.close_by)?;
+    d.set_item("reply_close_code", w.reply_close_code)?;
+    let problems = PyList::empty(py);
+    for (name, frame) in &w.problems {
+        problems.append((*name, *frame))?;
+    }
+    d.set_item("problems", problems)?;
+    d.set_item("request_frame", w.request_frame)?;
+    d.set_item("response_frame", w.response_frame)?;
+    Ok(d)
+}
+
+fn sessions_list<'py>(py: Python<'py>, ws: &[WebSocketSession]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for w in ws {
+        out.append(session_dict(py, w)?)?;
+    }
+    Ok(out)
 }
 
 /// Records as columns: a dict of equal-length lists, one per field (the native path's
@@ -143,14 +260,32 @@ fn records_columns<'py>(
     col!("first_frame", |r| r.first_frame);
     col!("last_frame", |r| r.last_frame);
     col!("zeek_flipped", |r| r.zeek_flipped);
+    col!("http_requests", |r| r.http_requests);
+    col!("http_responses", |r| r.http_responses);
+    col!("websocket", |r| r.websocket);
     let anomalies = PyList::empty(py);
     let parents = PyList::empty(py);
+    let txs = PyList::empty(py);
+    let sessions = PyList::empty(py);
     for r in recs {
         anomalies.append(PyTuple::new(py, &r.anomalies)?)?;
         parents.append(PyTuple::new(py, &r.tunnel_parents)?)?;
+        // None for the many records without any, so that no empty list is made for them.
+        if r.transactions.is_empty() {
+            txs.append(py.None())?;
+        } else {
+            txs.append(transactions_list(py, &r.transactions)?)?;
+        }
+        if r.websockets.is_empty() {
+            sessions.append(py.None())?;
+        } else {
+            sessions.append(sessions_list(py, &r.websockets)?)?;
+        }
     }
     d.set_item("anomalies", anomalies)?;
     d.set_item("tunnel_parents", parents)?;
+    d.set_item("transactions", txs)?;
+    d.set_item("websockets", sessions)?;
     Ok(d)
 }
 
@@ -160,6 +295,47 @@ fn records_list<'py>(py: Python<'py>, recs: &[ConnectionRecord]) -> PyResult<Bou
         out.append(record_dict(py, r)?)?;
     }
     Ok(out)
+}
+
+/// The HTTP messages and WebSocket frames of a PacketRecord (its `http` and `ws` tuples of
+/// `analyzer.core.packets.HttpMessage` / `WsFrame`), or None when both are empty.
+fn loader_app(http: &Bound<'_, PyAny>, ws: &Bound<'_, PyAny>) -> PyResult<Option<LoaderApp>> {
+    if http.len()? == 0 && ws.len()? == 0 {
+        return Ok(None);
+    }
+    let mut app = LoaderApp::default();
+    for m in http.try_iter()? {
+        let m = m?;
+        app.http.push(HttpMessage {
+            is_request: m.getattr("is_request")?.extract()?,
+            method: m.getattr("method")?.extract()?,
+            target: m.getattr("target")?.extract()?,
+            version: m.getattr("version")?.extract()?,
+            status: m
+                .getattr("status")?
+                .extract::<Option<i64>>()?
+                .map(|s| s.clamp(0, 65535) as u16),
+            reason: m.getattr("reason")?.extract()?,
+            headers: m.getattr("headers")?.extract()?,
+            chunk_sizes: m.getattr("chunk_sizes")?.extract()?,
+        });
+    }
+    for f in ws.try_iter()? {
+        let f = f?;
+        app.ws.push(WsFrame {
+            fin: f.getattr("fin")?.extract()?,
+            rsv: f.getattr("rsv")?.extract()?,
+            opcode: f.getattr("opcode")?.extract()?,
+            masked: f.getattr("masked")?.extract()?,
+            payload_len: f.getattr("payload_len")?.extract()?,
+            close_code: f
+                .getattr("close_code")?
+                .extract::<Option<i64>>()?
+                .map(|c| c.clamp(0, 65535) as u16),
+            close_reason: f.getattr("close_reason")?.extract()?,
+        });
+    }
+    Ok(Some(app))
 }
 
 fn parse_ip(s: &str) -> PyResult<IpAddr> {
@@ -251,8 +427,16 @@ impl Tracker {
             tunnels,
             payload: std::borrow::Cow::Borrowed(&[]),
         };
+        let ext = if p.len()? > 17 {
+            loader_app(&p.get_item(16)?, &p.get_item(17)?)?
+        } else {
+            None
+        };
         let inner = &mut self.inner;
-        let placed = catch_unwind(AssertUnwindSafe(|| inner.feed(&packet))).map_err(|e| {
+        let placed = catch_unwind(AssertUnwindSafe(|| {
+            inner.feed_with_app(&packet, ext.as_ref())
+        }))
+        .map_err(|e| {
             EnginePanic::new_err(format!("at frame {}: {}", packet.frame, panic_message(&*e)))
         })?;
         Ok((placed.id, placed.from_orig))
@@ -459,6 +643,7 @@ fn read_capture(
 ) -> PyResult<CaptureReader> {
     let opts = TrackerOptions {
         check_checksums,
+        parse_app: true,
         ..TrackerOptions::default()
     };
     let run = catch_unwind(|| CaptureRun::open(&path, opts))

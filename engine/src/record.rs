@@ -3,6 +3,8 @@
 //! "Record contract"); the Zeek columns carry Zeek's exact meaning. Times stay integer
 //! nanoseconds here; the bindings derive the float seconds.
 
+use crate::app::analysis::{HttpTransaction, WebSocketSession};
+use crate::app::connection::AppResult;
 use crate::decode::Transport;
 use crate::flow::counters::Counters;
 use crate::flow::icmp::IcmpFlow;
@@ -57,6 +59,12 @@ pub struct ConnectionRecord {
     pub tunnel_parents: Vec<String>,
     /// Every frame number of the connection, when the tracker was asked to keep them.
     pub frames: Option<Vec<u32>>,
+    /// HTTP requests and final responses, and whether a request asked for WebSocket.
+    pub http_requests: u64,
+    pub http_responses: u64,
+    pub websocket: bool,
+    pub transactions: Vec<HttpTransaction>,
+    pub websockets: Vec<WebSocketSession>,
 }
 
 fn positive(ns: i64) -> Option<i64> {
@@ -68,7 +76,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-pub fn from_tcp(id: u64, c: TcpConnection) -> ConnectionRecord {
+pub fn from_tcp(id: u64, c: TcpConnection, app: Option<AppResult>) -> ConnectionRecord {
     let (o, r) = (c.orig, 1 - c.orig);
     let (cs, ss) = (&c.sides[o], &c.sides[r]);
     let role = |side: usize| {
@@ -90,6 +98,13 @@ pub fn from_tcp(id: u64, c: TcpConnection) -> ConnectionRecord {
     );
     let history = c.history.as_string();
     let duration = positive(c.zeek_last_ns - c.start_ns);
+    let app = app.unwrap_or_default();
+    let mut anomalies = c.anomalies;
+    anomalies.extend(
+        app.anomalies
+            .iter()
+            .map(|(frame, name)| format!("frame {frame}: {name}")),
+    );
     ConnectionRecord {
         id,
         uid: c.uid.clone(),
@@ -127,9 +142,14 @@ pub fn from_tcp(id: u64, c: TcpConnection) -> ConnectionRecord {
         first_frame: c.first_frame,
         last_frame: c.last_frame,
         zeek_flipped: false,
-        anomalies: c.anomalies,
+        anomalies,
         tunnel_parents: sorted(c.tunnel_parents),
         frames: c.frames,
+        http_requests: app.http_requests,
+        http_responses: app.http_responses,
+        websocket: app.websocket,
+        transactions: app.transactions,
+        websockets: app.websockets,
     }
 }
 
@@ -191,6 +211,11 @@ fn flow_record(
         anomalies: Vec::new(),
         tunnel_parents: sorted(tunnel_parents),
         frames: None,
+        http_requests: 0,
+        http_responses: 0,
+        websocket: false,
+        transactions: Vec::new(),
+        websockets: Vec::new(),
     }
 }
 

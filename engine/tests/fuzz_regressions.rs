@@ -13,6 +13,7 @@ fn run(data: &[u8], check_checksums: bool) -> usize {
     };
     let opts = TrackerOptions {
         check_checksums,
+        parse_app: true,
         ..TrackerOptions::default()
     };
     let mut run = CaptureRun::new(reader, opts);

@@ -980,7 +980,9 @@ fn classify(line: &[u8]) -> FirstLine {
     let Some(target) = parts.next() else {
         return FirstLine::Invalid;
     };
-    if target.iter().any(|b| b.is_ascii_control()) {
+    // Control bytes other than NUL are invalid in a request-target, but Zeek and Wireshark
+    // read such requests (they are what an attacker sends), and so do we.
+    if target.contains(&0) {
         return FirstLine::Invalid;
     }
     match (parts.next(), parts.next()) {
@@ -1019,14 +1021,32 @@ fn parse_head(buf: &[u8], is_request: bool) -> Result<HttpMessage, HttpAnomaly> 
     let fields: &[httparse::Header<'_>] = if is_request {
         let mut req = httparse::Request::new(&mut headers);
         match config.parse_request(&mut req, buf) {
-            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Complete(_)) => {
+                message.method = req.method.map(str::to_string);
+                message.target = req.path.map(str::to_string);
+                message.version = req.version.map(|v| format!("1.{v}"));
+                req.headers
+            }
             Ok(httparse::Status::Partial) => return Err(HttpAnomaly::MalformedHead),
+            // httparse refuses a request-target with control bytes: read the request line
+            // leniently (method, target up to the last space, version) and the header
+            // fields after it with httparse.
+            Err(httparse::Error::Token) => {
+                let (method, target, version, rest) =
+                    lenient_request_line(buf).ok_or(HttpAnomaly::MalformedHead)?;
+                message.method = Some(method);
+                message.target = Some(target);
+                message.version = Some(version);
+                let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let parsed = httparse::parse_headers(rest, &mut fields).map_err(to_anomaly)?;
+                let httparse::Status::Complete((_, parsed)) = parsed else {
+                    return Err(HttpAnomaly::MalformedHead);
+                };
+                message.headers = header_pairs(parsed);
+                return Ok(message);
+            }
             Err(e) => return Err(to_anomaly(e)),
         }
-        message.method = req.method.map(str::to_string);
-        message.target = req.path.map(str::to_string);
-        message.version = req.version.map(|v| format!("1.{v}"));
-        req.headers
     } else {
         let mut resp = httparse::Response::new(&mut headers);
         match config.parse_response(&mut resp, buf) {
@@ -1039,15 +1059,46 @@ fn parse_head(buf: &[u8], is_request: bool) -> Result<HttpMessage, HttpAnomaly> 
         message.reason = resp.reason.map(str::to_string);
         resp.headers
     };
-    message.headers = fields
+    message.headers = header_pairs(fields);
+    Ok(message)
+}
+
+/// Header fields as (lower-cased name, value without surrounding blanks).
+fn header_pairs(fields: &[httparse::Header<'_>]) -> Vec<(String, String)> {
+    fields
         .iter()
         .map(|h| {
             let value = lossy(h.value);
             let value = value.trim_matches(|c| c == ' ' || c == '\t').to_string();
             (h.name.to_ascii_lowercase(), value)
         })
-        .collect();
-    Ok(message)
+        .collect()
+}
+
+/// `method SP target SP HTTP/1.x` read without httparse's request-target check; the target
+/// is everything between the first and the last space. Returns the three parts (lossily
+/// decoded) and the bytes after the line.
+fn lenient_request_line(buf: &[u8]) -> Option<(String, String, String, &[u8])> {
+    let eol = buf.iter().position(|b| *b == b'\n')?;
+    let line = buf.get(..eol)?;
+    let rest = buf.get(eol.checked_add(1)?..)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let first = line.iter().position(|b| *b == b' ')?;
+    let last = line.iter().rposition(|b| *b == b' ')?;
+    let method = line.get(..first)?;
+    let target = line.get(first.checked_add(1)?..last)?;
+    let version = line.get(last.checked_add(1)?..)?;
+    let minor = match version {
+        b"HTTP/1.0" => "1.0",
+        b"HTTP/1.1" => "1.1",
+        _ => return None,
+    };
+    let target = lossy(target);
+    let target = target.trim_matches(' ');
+    if method.is_empty() || target.is_empty() {
+        return None;
+    }
+    Some((lossy(method), target.to_string(), minor.to_string(), rest))
 }
 
 /// RFC 9112 §6.3: how the body of `message` is delimited, and the anomalies that

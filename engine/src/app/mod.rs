@@ -42,6 +42,8 @@
     clippy::cast_possible_truncation
 )]
 
+pub mod analysis;
+pub mod connection;
 pub mod http;
 pub mod ws;
 
