@@ -136,7 +136,8 @@ def analyze_native(path: str | Path, options: LoadOptions,
     read = NativeRead()
     records: list[ConnectionRecord] = []
     try:
-        for batch in read_native(name, options.check_checksums, read):
+        for batch in read_native(name, options.check_checksums, read,
+                                 app_details=options.app_details):
             if on_batch is not None:
                 if len(batch):
                     on_batch(batch)

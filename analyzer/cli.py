@@ -114,8 +114,8 @@ def _err(message: str) -> None:
 def _run(captures: list[Path], display_filter: str | None, loader: Loader,
          check_checksums: bool, tshark_path: str | None, decode_as: list[str] | None,
          pref: list[str] | None, *, jobs: int | None = None, quiet: bool = False,
-         on_batch: Callable[[Any], None] | None = None, engine: str | None = None
-         ) -> list[CaptureResult]:
+         on_batch: Callable[[Any], None] | None = None, engine: str | None = None,
+         app_details: bool = True) -> list[CaptureResult]:
     """Read every capture (directories and globs expanded, ``jobs`` at a time); report each
     failure as one line; exit at once on environment errors (tshark, display filter)."""
     from analyzer.api import resolve_engine, tshark_only_options
@@ -130,6 +130,7 @@ def _run(captures: list[Path], display_filter: str | None, loader: Loader,
         decode_as=tuple(decode_as or ()),
         prefs=tuple(pref or ()),
         session_reset=_SESSION_RESET,
+        app_details=app_details,
     )
     try:
         if resolve_engine(options) == "native":
@@ -283,7 +284,10 @@ def _stream(captures: list[Path], fmt: Format, output: Path | None,
                     if output else sys.stdout)
             sink = open_sink(fmt, text, None)
         results = _run(captures, display_filter, loader, check_checksums, tshark_path,
-                       decode_as, pref, jobs=jobs, quiet=quiet, on_batch=sink.write)
+                       decode_as, pref, jobs=jobs, quiet=quiet, on_batch=sink.write,
+                       # conn.log's service looks at the WebSocket sessions; the other
+                       # formats write counts only.
+                       app_details=fmt is Format.ZEEK)
         sink.close()
     return results
 
@@ -376,7 +380,6 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
                  options: tuple[str | None, Loader, bool, str | None, list[str] | None,
                                 list[str] | None], strict: bool, jobs: int | None,
                  quiet: bool) -> None:
-    from analyzer.api import Analysis
     from analyzer.report import app as app_rows
     from analyzer.report import writers
 
@@ -384,14 +387,24 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
     if fmt is Format.PARQUET and output is None:
         _err("error: --format parquet writes a binary file: give it one with -o FILE")
         raise typer.Exit(2)
-    results = _run(captures, *options, jobs=jobs, quiet=quiet)
-    records = Analysis([r for r in results if r.error is None]).records
+    # Rows are taken from each batch of records as the engine hands it over, and the
+    # records dropped: only the rows are kept.
+    parts: list[Any] = []
+
+    def collect(batch: Any) -> None:
+        parts.append(app_rows.batch_http_columns(batch) if kind == "http"
+                     else app_rows.batch_websocket_rows(batch))
+
+    results = _run(captures, *options, jobs=jobs, quiet=quiet, on_batch=collect)
     columns: tuple[str, ...]
     if kind == "http":
-        rows, df = app_rows.http_rows(records), app_rows.http_frame(records)
+        cols = app_rows.concat_columns(parts, app_rows.HTTP_COLUMNS)
+        df = app_rows.http_frame_from_columns(cols)
+        rows = app_rows.rows_from_columns(cols) if fmt is not Format.PARQUET else []
         columns, title = HTTP_TABLE, "HTTP transactions"
     else:
-        rows, df = app_rows.websocket_rows(records), app_rows.websocket_frame(records)
+        rows = [row for part in parts for row in part]
+        df = app_rows.websocket_frame_from_rows(rows)
         columns, title = WS_TABLE, "WebSocket upgrades"
     if fmt is Format.PARQUET:
         assert output is not None

@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from engines import NATIVE_ONLY_ANOMALY
 
 from analyzer.api import analyze_capture

@@ -4,7 +4,6 @@ and a tshark fallback for what it does not decode."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys

@@ -51,8 +51,10 @@ def records_from_columns(cols: Columns) -> list[ConnectionRecord]:
     n = column_count(cols)
     txs = cols.get("transactions") or [()] * n
     sessions = cols.get("websockets") or [()] * n
-    return [ConnectionRecord(*row, transactions=t, websockets=w) for row, t, w in zip(
-        zip(*(cols[f] for f in FIELD_NAMES), strict=True), txs, sessions, strict=True)]
+    return [ConnectionRecord(**dict(zip(FIELD_NAMES, row, strict=True)), transactions=t,
+                             websockets=w)
+            for row, t, w in zip(zip(*(cols[f] for f in FIELD_NAMES), strict=True), txs,
+                                 sessions, strict=True)]
 
 
 def columns_from_records(records: Iterable[ConnectionRecord]) -> Columns:

@@ -1,9 +1,6 @@
 """Read a capture with the native engine (``analyzer._engine``, Rust): the engine reads the
 file, decodes every layer and tracks the connections itself; this module turns its record
 batches into :class:`ConnectionRecord` objects and its errors into the project's errors.
-
-Until the engine parses HTTP and WebSocket, records read this way have
-``http_requests``/``http_responses`` 0 and ``websocket`` False.
 """
 
 from __future__ import annotations
@@ -32,8 +29,11 @@ class NativeRead:
 
 
 def read_native(path: str, check_checksums: bool = False, read: NativeRead | None = None,
-                batch: int = 1024) -> Iterator[NativeBatch]:
+                batch: int = 1024, app_details: bool = True) -> Iterator[NativeBatch]:
     """Batches of records, in start order, as the engine hands them over.
+
+    ``app_details=False`` leaves each record's HTTP transactions and WebSocket sessions out
+    (their counts stay), for a run that writes connection records only.
 
     Raises CaptureError for a file that cannot be read at all and NeedsTshark for one the
     engine cannot decode. A capture cut short is read up to the cut and noted in
@@ -42,7 +42,8 @@ def read_native(path: str, check_checksums: bool = False, read: NativeRead | Non
     read = read if read is not None else NativeRead()
     check_file(path)
     try:
-        reader = _engine.read_capture(path, check_checksums=check_checksums, batch=batch)
+        reader = _engine.read_capture(path, check_checksums=check_checksums, batch=batch,
+                                      app_details=app_details)
         for engine_batch in reader:
             read.packets, read.frames = reader.packets, reader.frames
             yield NativeBatch(path, engine_batch)

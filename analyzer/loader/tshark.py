@@ -95,7 +95,7 @@ class LoadOptions:
     Attributes:
         display_filter: a Wireshark display filter (tshark ``-Y``), checked before reading.
         engine: ``native`` (the Rust engine reads the file itself), ``tshark`` or ``auto``
-            (tshark until the native engine also parses HTTP and WebSocket).
+            (native unless an option needs tshark's dissection).
         check_checksums: have tshark validate TCP/UDP checksums (Zeek's default; our
             default is off, see ``TrackerConfig.check_checksums``).
         loader: ``"tshark"`` (fast field export) or ``"pyshark"`` (packet objects).
@@ -112,6 +112,8 @@ class LoadOptions:
             frames of a connection open across a reset are not all seen in such a read:
             ``analyzer.api`` reads those connections again (see ``spans_reset``). Used
             by the tshark loader only, and not with a display filter.
+        app_details: keep each record's HTTP transactions and WebSocket sessions (their
+            counts are always kept); off for runs that write connection records only.
         frame_map: when the file read is an extract of another capture
             (``extract.extract_frames``), the original number of each of its frames, so
             that records and messages quote the original capture's frame numbers.
@@ -128,6 +130,7 @@ class LoadOptions:
     http_body_reassembly: bool = True
     session_reset: int = SESSION_RESET
     frame_map: tuple[int, ...] = ()
+    app_details: bool = True
 
     @property
     def resets(self) -> int:

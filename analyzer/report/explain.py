@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from analyzer import _engine
+from analyzer.core.app import OPCODES
 from analyzer.core.packets import ACK, FIN, RST, SYN, PacketRecord
 from analyzer.core.records import ConnectionRecord
-from analyzer.core.app import OPCODES
 from analyzer.report.writers import inert
 
 FOLD_AFTER = 6  # a run of more plain data/ACK segments than this is folded into one line

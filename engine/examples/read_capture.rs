@@ -8,10 +8,14 @@ fn main() {
         eprintln!("usage: read_capture FILE");
         std::process::exit(2);
     };
-    let mut run = match CaptureRun::open(std::path::Path::new(&path), TrackerOptions {
-        parse_app: true,
-        ..TrackerOptions::default()
-    }) {
+    let mut run = match CaptureRun::open(
+        std::path::Path::new(&path),
+        TrackerOptions {
+            // NO_APP=1 measures the engine without HTTP/WebSocket.
+            parse_app: std::env::var_os("NO_APP").is_none(),
+            ..TrackerOptions::default()
+        },
+    ) {
         Ok(run) => run,
         Err(e) => {
             eprintln!("{path}: {e}");

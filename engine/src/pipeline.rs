@@ -135,6 +135,10 @@ pub struct TrackerOptions {
     /// Reassemble TCP streams and parse HTTP/WebSocket in them (the native loader);
     /// otherwise only what the loader hands over with [`Tracker::feed_with_app`] counts.
     pub parse_app: bool,
+    /// Leave the HTTP transactions and WebSocket sessions out of the records (their counts
+    /// stay): for runs that write connection records only, so that finished records
+    /// waiting for their turn hold no more than they need.
+    pub no_app_details: bool,
 }
 
 /// Where a packet went.
@@ -262,7 +266,14 @@ impl Tracker {
     pub fn take_records(&mut self) -> Vec<ConnectionRecord> {
         self.done
             .drain(..)
-            .map(|e| to_record(e.id, e.conn, e.app))
+            .map(|e| {
+                let mut r = to_record(e.id, e.conn, e.app);
+                if self.opts.no_app_details {
+                    r.transactions = Vec::new();
+                    r.websockets = Vec::new();
+                }
+                r
+            })
             .collect()
     }
 

@@ -576,6 +576,88 @@ impl RecordBatch {
         self.recs.len()
     }
 
+    /// The HTTP transactions of the batch's records, as columns (the `http` command's
+    /// rows: the connection's uid and endpoints, then the transaction's fields; times in
+    /// ns as `request_ts_ns`/`response_ts_ns`).
+    fn http_columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let rows: Vec<(&ConnectionRecord, &HttpTransaction)> = self
+            .recs
+            .iter()
+            .flat_map(|r| r.transactions.iter().map(move |t| (r, t)))
+            .collect();
+        let d = PyDict::new(py);
+        macro_rules! col {
+            ($name:literal, $f:expr) => {
+                d.set_item($name, PyList::new(py, rows.iter().map($f))?)?;
+            };
+        }
+        col!("uid", |(r, _)| r.uid.as_str());
+        col!("client_ip", |(r, _)| r.client.0.to_string());
+        col!("client_port", |(r, _)| r.client.1);
+        col!("server_ip", |(r, _)| r.server.0.to_string());
+        col!("server_port", |(r, _)| r.server.1);
+        col!("trans_depth", |(_, t)| t.trans_depth);
+        col!("request_ts_ns", |(_, t)| t.request_ts_ns);
+        col!("method", |(_, t)| t.method.as_deref());
+        col!("target", |(_, t)| t.target.as_deref());
+        col!("host", |(_, t)| t.host.as_deref());
+        col!("request_version", |(_, t)| t.request_version.as_deref());
+        col!("user_agent", |(_, t)| t.user_agent.as_deref());
+        col!("referrer", |(_, t)| t.referrer.as_deref());
+        col!("origin", |(_, t)| t.origin.as_deref());
+        col!("request_body_len", |(_, t)| t.request_body_len);
+        col!("status", |(_, t)| t.status);
+        col!("reason", |(_, t)| t.reason.as_deref());
+        col!("info_code", |(_, t)| t.info_code);
+        col!("info_msg", |(_, t)| t.info_msg.as_deref());
+        col!("response_version", |(_, t)| t.response_version.as_deref());
+        col!("response_ts_ns", |(_, t)| t.response_ts_ns);
+        col!("response_body_len", |(_, t)| t.response_body_len);
+        col!("chunked", |(_, t)| t.chunked);
+        col!("keep_alive", |(_, t)| t.keep_alive);
+        col!("request_frame", |(_, t)| t.request_frame);
+        col!("response_frame", |(_, t)| t.response_frame);
+        Ok(d)
+    }
+
+    /// The WebSocket sessions of the batch's records, as columns (the `websockets`
+    /// command's rows, times in ns as `request_ts_ns`/`response_ts_ns`; each `problems`
+    /// value a list of (name, frame)).
+    fn ws_columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let rows: Vec<(&ConnectionRecord, &WebSocketSession)> = self
+            .recs
+            .iter()
+            .flat_map(|r| r.websockets.iter().map(move |w| (r, w)))
+            .collect();
+        let sessions = PyList::empty(py);
+        for (_, w) in &rows {
+            sessions.append(session_dict(py, w)?)?;
+        }
+        d.set_item(
+            "uid",
+            PyList::new(py, rows.iter().map(|(r, _)| r.uid.as_str()))?,
+        )?;
+        d.set_item(
+            "client_ip",
+            PyList::new(py, rows.iter().map(|(r, _)| r.client.0.to_string()))?,
+        )?;
+        d.set_item(
+            "client_port",
+            PyList::new(py, rows.iter().map(|(r, _)| r.client.1))?,
+        )?;
+        d.set_item(
+            "server_ip",
+            PyList::new(py, rows.iter().map(|(r, _)| r.server.0.to_string()))?,
+        )?;
+        d.set_item(
+            "server_port",
+            PyList::new(py, rows.iter().map(|(r, _)| r.server.1))?,
+        )?;
+        d.set_item("sessions", sessions)?;
+        Ok(d)
+    }
+
     /// The records as columns: a dict of equal-length lists, one per field.
     fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         records_columns(py, &self.recs)
@@ -634,16 +716,18 @@ impl RecordBatch {
 
 /// Open a capture for a native read.
 #[pyfunction]
-#[pyo3(signature = (path, check_checksums = false, batch = 4096, release_every = crate::pipeline::RELEASE_EVERY))]
+#[pyo3(signature = (path, check_checksums = false, batch = 4096, release_every = crate::pipeline::RELEASE_EVERY, app_details = true))]
 fn read_capture(
     path: PathBuf,
     check_checksums: bool,
     batch: usize,
     release_every: u64,
+    app_details: bool,
 ) -> PyResult<CaptureReader> {
     let opts = TrackerOptions {
         check_checksums,
         parse_app: true,
+        no_app_details: !app_details,
         ..TrackerOptions::default()
     };
     let run = catch_unwind(|| CaptureRun::open(&path, opts))

@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let opts = TrackerOptions {
         check_checksums: flags & 1 != 0,
         keep_frames: flags & 2 != 0,
+        parse_app: true,
         ..Default::default()
     };
     let reader = match CaptureReader::from_reader(Box::new(std::io::Cursor::new(file.to_vec()))) {

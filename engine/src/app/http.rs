@@ -1009,7 +1009,11 @@ fn parse_head(buf: &[u8], is_request: bool) -> Result<HttpMessage, HttpAnomaly> 
     config
         .allow_multiple_spaces_in_request_line_delimiters(true)
         .allow_multiple_spaces_in_response_status_delimiters(true)
-        .allow_obsolete_multiline_headers_in_responses(true);
+        .allow_obsolete_multiline_headers_in_responses(true)
+        // A header line with a control byte is skipped, not the whole message (Zeek and
+        // Wireshark keep such requests).
+        .ignore_invalid_headers_in_requests(true)
+        .ignore_invalid_headers_in_responses(true);
     let to_anomaly = |e: httparse::Error| match e {
         httparse::Error::TooManyHeaders => HttpAnomaly::TooManyHeaders,
         _ => HttpAnomaly::MalformedHead,

@@ -20,7 +20,11 @@ pub const MAX_HELD_SEGMENTS: usize = 4096;
 /// How many of the most recently delivered bytes are kept to compare retransmissions
 /// of already-delivered data against. A retransmission of older (or skipped, or
 /// missing) bytes is dropped without comparison. Skipped bytes are never kept.
-pub const MAX_HISTORY: usize = 16 * 1024;
+///
+/// Kept small on purpose: it is held for every direction being parsed, so with a million
+/// open connections each kilobyte costs two gigabytes. Retransmissions are nearly always of
+/// the last segment or two, and a differing copy only matters as an anomaly.
+pub const MAX_HISTORY: usize = 1024;
 
 /// How far ahead of the next expected byte a segment (or a gap or FIN) may start: 2^30,
 /// the largest window RFC 7323 window scaling allows. Anything further is reported as
@@ -587,11 +591,21 @@ impl Reassembler {
             data,
         });
         self.delivered = self.delivered.saturating_add(len64(data.len()));
-        let keep_from = data.len().saturating_sub(MAX_HISTORY);
-        self.history
-            .extend(data.get(keep_from..).unwrap_or(&[]).iter().copied());
-        let excess = self.history.len().saturating_sub(MAX_HISTORY);
-        self.history.drain(..excess);
+        // Make room first, so that the buffer never grows past MAX_HISTORY (it is
+        // allocated once, at that size).
+        let keep = data
+            .get(data.len().saturating_sub(MAX_HISTORY)..)
+            .unwrap_or(&[]);
+        let excess = self
+            .history
+            .len()
+            .saturating_add(keep.len())
+            .saturating_sub(MAX_HISTORY);
+        self.history.drain(..excess.min(self.history.len()));
+        if self.history.capacity() == 0 {
+            self.history.reserve_exact(MAX_HISTORY);
+        }
+        self.history.extend(keep);
     }
 
     fn emit_skipped(&mut self, n: u64, out: &mut impl FnMut(StreamEvent<'_>)) {
