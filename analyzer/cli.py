@@ -387,6 +387,9 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
     if fmt is Format.PARQUET and output is None:
         _err("error: --format parquet writes a binary file: give it one with -o FILE")
         raise typer.Exit(2)
+    if kind == "http" and fmt is Format.PARQUET:
+        assert output is not None
+        _http_parquet(captures, options, output, jobs, quiet, strict)
     # Rows are taken from each batch of records as the engine hands it over, and the
     # records dropped: only the rows are kept.
     parts: list[Any] = []
@@ -421,6 +424,27 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
         finally:
             if output:
                 out.close()
+    raise typer.Exit(_exit_code(results, strict))
+
+
+def _http_parquet(captures: list[Path], options: tuple[str | None, Loader, bool, str | None,
+                                                    list[str] | None, list[str] | None],
+                  output: Path, jobs: int | None, quiet: bool, strict: bool) -> None:
+    """``http --format parquet``: a row group per batch of records, straight from the
+    engine's columns (memory follows one batch, not the whole capture)."""
+    import pyarrow.parquet as pq
+
+    from analyzer.report import app as app_rows
+    from analyzer.report.schema import http_arrow_schema, plain_arrow_batch
+
+    schema = http_arrow_schema(app_rows.HTTP_COLUMNS)
+    with output.open("wb") as f, pq.ParquetWriter(f, schema) as writer:
+        def write(batch: Any) -> None:
+            cols = app_rows.batch_http_columns(batch)
+            if cols["uid"]:
+                writer.write_batch(plain_arrow_batch(cols, schema))
+
+        results = _run(captures, *options, jobs=jobs, quiet=quiet, on_batch=write)
     raise typer.Exit(_exit_code(results, strict))
 
 

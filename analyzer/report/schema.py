@@ -68,6 +68,35 @@ _PANDAS_META = {
 def arrow_schema() -> Any:
     """The Parquet schema of the connections table, with pandas metadata, so that
     ``pandas.read_parquet`` gives back ``to_frame``'s dtypes, without importing pandas."""
+    return schema_of([(name, column_kind(name)) for name in FRAME_COLUMNS])
+
+
+#: The kinds of the ``http`` command's columns (``analyzer.report.app.HTTP_COLUMNS``).
+HTTP_KINDS: dict[str, str] = {
+    "client_port": "Int64", "server_port": "Int64", "trans_depth": "Int64",
+    "request_ts": "float64", "response_ts": "float64", "request_body_len": "Int64",
+    "status": "Int64", "info_code": "Int64", "response_body_len": "Int64",
+    "chunked": "bool", "keep_alive": "boolean", "request_frame": "Int64",
+    "response_frame": "Int64",
+}
+
+
+def http_arrow_schema(columns: tuple[str, ...]) -> Any:
+    """The Parquet schema of the ``http`` table (every other column a string)."""
+    return schema_of([(name, HTTP_KINDS.get(name, "str")) for name in columns])
+
+
+def plain_arrow_batch(cols: dict[str, list[Any]], schema: Any) -> Any:
+    """Columns of plain values (no categories, lists or times) -> a RecordBatch."""
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_arrays(
+        [pa.array(cols[f.name], type=f.type) for f in schema], schema=schema)
+
+
+def schema_of(columns: list[tuple[str, str]]) -> Any:
+    """An Arrow schema of (name, kind) columns, with the pandas metadata that makes
+    ``pandas.read_parquet`` give each kind's dtype (nullable ints stay ``Int64``)."""
     import json
     from importlib.metadata import version
 
@@ -80,8 +109,7 @@ def arrow_schema() -> Any:
         "list": pa.list_(pa.large_string()), "time": pa.timestamp("ns", tz="UTC"),
     }
     fields, meta = [], []
-    for name in FRAME_COLUMNS:
-        kind = column_kind(name)
+    for name, kind in columns:
         fields.append(pa.field(name, types[kind]))
         pandas_type, numpy_type = _PANDAS_META[kind]
         extra: dict[str, Any] | None = None
