@@ -41,9 +41,12 @@ venv: $(STAMP)
 ## make demo: the main job on the bundled captures
 demo: tshark venv
 	$(VENV)/bin/pcap-analyzer connections captures/real/*.pcap* captures/synthetic/*.pcap* --format table
-	@# The same captures through the native engine (Rust), as a Zeek conn.log
-	$(VENV)/bin/pcap-analyzer --engine native connections captures/real captures/synthetic/*.pcap* captures/engine --format zeek
-	$(VENV)/bin/pcap-analyzer http captures/real/http11_keepalive.pcapng captures/real/mixed.pcap captures/ws/*.pcap* --format table
+	@# The same captures as Zeek's conn.log (the native engine, the default), and through tshark's dissection
+	$(VENV)/bin/pcap-analyzer connections captures/real captures/synthetic/*.pcap* captures/engine --format zeek
+	$(VENV)/bin/pcap-analyzer --engine tshark connections captures/real/mixed.pcap --format table
+	@# HTTP on client ports tshark gives to other protocols: found by content
+	$(VENV)/bin/pcap-analyzer http captures/real/http_odd_ports.pcapng captures/real/http11_keepalive.pcapng captures/real/mixed.pcap captures/ws/*.pcap* --format table
+	$(VENV)/bin/pcap-analyzer http captures/real/http11_keepalive.pcapng --format zeek
 	$(VENV)/bin/pcap-analyzer websockets captures/ws/*.pcap* captures/ws_synthetic/*.pcap --format table
 	$(VENV)/bin/pcap-analyzer summary captures/real/mixed.pcap captures/ws/*.pcap*
 	$(VENV)/bin/pcap-analyzer explain captures/real/half_close.pcapng

@@ -36,7 +36,7 @@ Examples:
   pcap-analyzer connections capture.pcapng
   pcap-analyzer connections capture.pcap.gz --format jsonl -Y "tcp.port == 8080"
   pcap-analyzer connections capture.pcap --format zeek -o conn.log
-  pcap-analyzer --engine native connections big.pcap.zst --format parquet -o conn.parquet
+  pcap-analyzer connections big.pcap.zst --format parquet -o conn.parquet
   pcap-analyzer summary captures/real/*.pcapng --format markdown
   pcap-analyzer explain capture.pcap --conn UID --format markdown
   pcap-analyzer report captures/ --out out/ --policy examples/policy.toml
@@ -808,10 +808,11 @@ def _main(
         "pcap-analyzer --session-reset 0 connections ...")] = SESSION_RESET,
     engine: Annotated[EngineChoice, typer.Option(
         "--engine", envvar="PCAP_ANALYZER_ENGINE",
-        help="native: the Rust engine reads the capture itself (fast; HTTP/WebSocket "
-        "fields come in a later release); tshark: tshark's dissection; auto: tshark for "
-        "now. Captures the native engine cannot decode are read with tshark, with a note. "
-        "Goes before the command: pcap-analyzer --engine native connections ...")]
+        help="native: the Rust engine reads the capture itself (fast; HTTP and WebSocket "
+        "found on any port); tshark: tshark's dissection; auto: native unless -Y, "
+        "--decode-as, --pref or --loader pyshark needs tshark. Captures the native engine "
+        "cannot decode are read with tshark, with a note. Goes before the command: "
+        "pcap-analyzer --engine tshark connections ...")]
     = EngineChoice.auto,
 ) -> None:
     """pcap-analyzer."""
