@@ -17,6 +17,12 @@ link type the engine does not decode.
 - ``wifi_80211.pcap``: link type 105 (IEEE 802.11) data frames carrying IPv4/TCP (a SYN
   and its SYN-ACK). The native engine does not decode 802.11, so the capture is read with
   tshark instead, with a note on stderr.
+- ``absurd_lengths.pcap``: two connections with lengths no parser may trust. The first: a
+  GET answered by ``Content-Length: 18446744073709551615`` (2^64-1, as in Zeek's
+  ``http/261`` cl_uint64max trace) and five body bytes, then the server closes. The
+  second: a WebSocket upgrade whose server sends a frame claiming a payload of 2^63 bytes
+  (the most significant bit of the 64-bit length set, invalid by RFC 6455 §5.2) and the
+  client one claiming 2^63-1. Both must give null lengths and anomalies, not a crash.
 
 Usage: python captures/make_engine_cases.py --out captures/engine
 """
@@ -105,6 +111,45 @@ def wifi_80211() -> list[Dot11]:
     return out
 
 
+def _exchange(cport: int, client: list[bytes], server: list[bytes], t0: float,
+              close: bool = True) -> list[Ether]:
+    """A handshake, then client and server payloads alternating (each acknowledged by the
+    next segment), then a FIN each way."""
+    out = [_pkt(C, S, cport, SP, "S", 100, 0, t=t0),
+           _pkt(S, C, SP, cport, "SA", 500, 101, t=t0 + 0.001),
+           _pkt(C, S, cport, SP, "A", 101, 501, t=t0 + 0.002)]
+    cseq, sseq, t = 101, 501, t0 + 0.003
+    for i in range(max(len(client), len(server))):
+        if i < len(client):
+            out.append(_pkt(C, S, cport, SP, "PA", cseq, sseq, client[i], t=t))
+            cseq += len(client[i])
+            t += 0.001
+        if i < len(server):
+            out.append(_pkt(S, C, SP, cport, "PA", sseq, cseq, server[i], t=t))
+            sseq += len(server[i])
+            t += 0.001
+    if close:
+        out.append(_pkt(S, C, SP, cport, "FA", sseq, cseq, t=t))
+        out.append(_pkt(C, S, cport, SP, "FA", cseq, sseq + 1, t=t + 0.001))
+        out.append(_pkt(S, C, SP, cport, "A", sseq + 1, cseq + 1, t=t + 0.002))
+    return out
+
+
+def absurd_lengths() -> list[Ether]:
+    get = b"GET /huge HTTP/1.1\r\nHost: x\r\n\r\n"
+    huge = (b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nhello")
+    upgrade = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\n\r\n")
+    switch = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+    # 0x82: FIN + binary; 127: a 64-bit length follows; the client's frames are masked.
+    server_frame = bytes([0x82, 127]) + (1 << 63).to_bytes(8, "big") + b"abcd"
+    client_frame = bytes([0x82, 0x80 | 127]) + ((1 << 63) - 1).to_bytes(8, "big") + b"\0" * 4
+    return (_exchange(41100, [get], [huge], 0.0)
+            + _exchange(41101, [upgrade, client_frame], [switch, server_frame], 1.0))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("captures/engine"))
@@ -114,6 +159,7 @@ def main() -> None:
     wrpcap(str(out / "bad_ack_no_flip.pcap"), bad_ack_no_flip())
     wrpcap(str(out / "wifi_80211.pcap"), wifi_80211(), linktype=105)
     wrpcap(str(out / "fragments.pcap"), fragments())
+    wrpcap(str(out / "absurd_lengths.pcap"), absurd_lengths())
 
 
 if __name__ == "__main__":

@@ -443,8 +443,9 @@ impl std::fmt::Display for RunError {
 }
 
 /// A finished record waiting for its turn, ordered by start (time, frame, id), smallest
-/// first in a `BinaryHeap`.
-struct Pending(ConnectionRecord);
+/// first in a `BinaryHeap`. Boxed, so that the heap moves pointers, not records, when it
+/// grows or sifts.
+struct Pending(Box<ConnectionRecord>);
 
 impl Pending {
     fn key(&self) -> (i64, u64, u64) {
@@ -550,8 +551,12 @@ impl CaptureRun {
     /// At most `limit` records go out at a time, so that the end of a capture (when every
     /// waiting record may go) does not hand them all over at once.
     fn release(&mut self, out: &mut Vec<ConnectionRecord>, limit: usize) {
-        self.pending
-            .extend(self.tracker.take_records().into_iter().map(Pending));
+        self.pending.extend(
+            self.tracker
+                .take_records()
+                .into_iter()
+                .map(|r| Pending(Box::new(r))),
+        );
         let mark = if self.finished {
             None
         } else {
@@ -563,7 +568,7 @@ impl CaptureRun {
                 break;
             }
             if let Some(Pending(r)) = self.pending.pop() {
-                out.push(r);
+                out.push(*r);
             }
         }
         if self.pending.is_empty() {

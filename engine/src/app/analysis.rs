@@ -56,6 +56,10 @@ use crate::app::ws::WsFrame;
 /// RFC 6455 §1.3: the GUID appended to `Sec-WebSocket-Key`.
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
+/// The largest payload length a frame may claim (RFC 6455 §5.2: 63 bits), and the most a
+/// session's payload byte counts reach (they stay within a signed 64-bit column).
+pub const MAX_FRAME_PAYLOAD: u64 = (1 << 63) - 1;
+
 /// The anomaly for a `Content-Length` above [`MAX_BODY_LEN`] (or beyond 64 bits).
 pub const CONTENT_LENGTH_TOO_LARGE: &str = "http_content_length_too_large";
 
@@ -463,13 +467,22 @@ impl WsTracker {
     }
 
     fn frame(&mut self, f: &WsFrame, from_client: bool, frame: u64) {
+        if f.payload_len > MAX_FRAME_PAYLOAD {
+            // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0. Such a
+            // frame's boundaries are lost: it is a problem, not a frame.
+            self.problems.push(("invalid_length", frame));
+            return;
+        }
         let side = if from_client {
             &mut self.client
         } else {
             &mut self.server
         };
         side.frames.count(f.opcode);
-        side.payload = side.payload.saturating_add(f.payload_len);
+        side.payload = side
+            .payload
+            .saturating_add(f.payload_len)
+            .min(MAX_FRAME_PAYLOAD);
         if from_client && !f.masked {
             self.problems.push(("unmasked_client_frame", frame));
         }
@@ -776,6 +789,15 @@ impl AppAnalysis {
     /// A WebSocket frame header seen in packet `frame`, sent by the client if
     /// `from_client`. Ignored unless a session is active (after a 101 to an
     /// `Upgrade: websocket` request).
+    /// A frame header whose 64-bit payload length has its most significant bit set, which
+    /// a frame parser cannot go past (RFC 6455 §5.2): the session's problem
+    /// `invalid_length`, as [`ws_frame`](Self::ws_frame) gives it for such a frame.
+    pub fn ws_invalid_length(&mut self, frame: u64) {
+        if let Some(tracker) = self.ws_active.and_then(|w| self.ws.get_mut(w)) {
+            tracker.problems.push(("invalid_length", frame));
+        }
+    }
+
     pub fn ws_frame(&mut self, from_client: bool, f: &WsFrame, frame: u64) {
         if let Some(tracker) = self.ws_active.and_then(|w| self.ws.get_mut(w)) {
             tracker.frame(f, from_client, frame);

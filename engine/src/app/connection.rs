@@ -24,7 +24,7 @@
 //! the same either way.
 
 use crate::app::analysis::{AppAnalysis, HttpTransaction, WebSocketSession};
-use crate::app::http::{HttpEvent, HttpMessage, HttpParser};
+use crate::app::http::{HttpAnomaly, HttpEvent, HttpMessage, HttpParser};
 use crate::app::ws::{Sender, WsAnomaly, WsEvent, WsFrame, WsParser};
 use crate::stream::{Reassembler, StreamEvent};
 
@@ -123,6 +123,9 @@ pub struct AppConnection {
     anomalies: Vec<(u64, &'static str)>,
     /// How many of the analysis's anomalies are in `anomalies` already.
     analysis_noted: usize,
+    /// The packet that completed the last head (where the analysis's anomalies of a
+    /// message that never completes are noted).
+    last_head_frame: u64,
     /// Parse the streams (the native loader); false when a loader feeds messages.
     parse: bool,
 }
@@ -167,6 +170,7 @@ impl AppConnection {
             analysis: AppAnalysis::new(),
             anomalies: Vec::new(),
             analysis_noted: 0,
+            last_head_frame: 0,
             parse,
         }
     }
@@ -262,6 +266,7 @@ impl AppConnection {
         let analysis = &mut self.analysis;
         let anomalies = &mut self.anomalies;
         let analysis_noted = &mut self.analysis_noted;
+        let last_head_frame = &mut self.last_head_frame;
         let Direction {
             reasm,
             proto,
@@ -277,6 +282,7 @@ impl AppConnection {
             analysis,
             anomalies,
             analysis_noted,
+            last_head_frame,
         };
         call(reasm, &mut |ev| ctx.stream_event(ev));
         reasm.skip(ctx.proto.skippable());
@@ -302,7 +308,14 @@ impl AppConnection {
     }
 
     /// The connection is over: what was found.
-    pub fn finish(self) -> AppResult {
+    pub fn finish(mut self) -> AppResult {
+        let frame = self.last_head_frame;
+        note_analysis(
+            &self.analysis,
+            &mut self.analysis_noted,
+            &mut self.anomalies,
+            frame,
+        );
         let anomalies = self.anomalies;
         let (http_requests, http_responses, websocket) = (
             self.analysis.requests(),
@@ -330,6 +343,7 @@ struct Ctx<'c> {
     analysis: &'c mut AppAnalysis,
     anomalies: &'c mut Vec<(u64, &'static str)>,
     analysis_noted: &'c mut usize,
+    last_head_frame: &'c mut u64,
 }
 
 impl Ctx<'_> {
@@ -415,7 +429,12 @@ impl Ctx<'_> {
                     self.analysis
                         .ws_frame(self.at.client, &frame, self.at.frame);
                 }
-                WsEvent::Anomaly { kind, .. } => ws_anomaly(self.anomalies, self.at.frame, kind),
+                WsEvent::Anomaly { kind, .. } => {
+                    if kind == WsAnomaly::InvalidLength {
+                        self.analysis.ws_invalid_length(self.at.frame);
+                    }
+                    ws_anomaly(self.anomalies, self.at.frame, kind);
+                }
             }
         }
     }
@@ -432,7 +451,9 @@ impl Ctx<'_> {
                     message.reason = None;
                 }
                 self.analysis.head(&message, ts_ns, frame);
-                note_analysis(self.analysis, self.analysis_noted, self.anomalies, frame);
+                // What the analysis found in the head is noted when the message completes
+                // (below), in the packet tshark reports it in too.
+                *self.last_head_frame = frame;
                 let mut events = Vec::new();
                 if let Proto::Http(o) = &mut self.other.proto {
                     if message.is_request {
@@ -451,6 +472,7 @@ impl Ctx<'_> {
                     self.analysis.body_done(request, &chunk_sizes, ts_ns, frame);
                 }
                 *self.gap_in_message = false;
+                note_analysis(self.analysis, self.analysis_noted, self.anomalies, frame);
             }
             HttpEvent::Upgrade { offset, buffered } => {
                 let request = matches!(&self.proto, Proto::Http(p) if p.is_request() == Some(true));
@@ -481,6 +503,11 @@ impl Ctx<'_> {
                 }
             }
             HttpEvent::Tunnel { .. } | HttpEvent::NotHttp { .. } => *self.proto = Proto::Off,
+            // The analysis reports a too large Content-Length itself, for both loaders.
+            HttpEvent::Anomaly {
+                kind: HttpAnomaly::ContentLengthTooLarge,
+                ..
+            } => {}
             HttpEvent::Anomaly { kind, .. } => note(self.anomalies, frame, kind.name()),
         }
     }

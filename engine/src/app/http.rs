@@ -553,11 +553,18 @@ impl HttpParser {
 
     /// Reads head bytes; returns how many of `data` were used (≥ 1).
     fn feed_head(&mut self, data: &[u8], out: &mut dyn FnMut(HttpEvent)) -> usize {
+        // After an HTTP/0.9 request, the probe goes on until it holds 5 bytes, however
+        // many calls they come in: entered only on an empty `buf`, a response split after
+        // a prefix of "HTTP/" (e.g. "H" | "ello") fell through to the head path and came
+        // out as NotHttp or a malformed head instead of a head-less body.
+        if self.http09_response_pending() && self.buf.len() < 5 {
+            if self.buf.is_empty() {
+                self.head_start = self.offset;
+            }
+            return self.feed_http09_probe(data, out);
+        }
         if self.buf.is_empty() {
             self.head_start = self.offset;
-            if self.http09_response_pending() {
-                return self.feed_http09_probe(data, out);
-            }
             // RFC 9112 §2.2: empty lines before a start line are ignored.
             let blank = data
                 .iter()
@@ -568,10 +575,18 @@ impl HttpParser {
                 return blank;
             }
         }
-        let (line, complete) = match data.iter().position(|b| *b == b'\n') {
+        let (mut line, complete) = match data.iter().position(|b| *b == b'\n') {
             Some(i) => (data.get(..=i).unwrap_or(data), true),
             None => (data, false),
         };
+        if !self.first_line_done {
+            // Consume only up to the byte that rules out a start line, so that the
+            // anomaly is reported just past it whatever the split into calls (it used to
+            // be reported at the end of the piece that held the byte).
+            if let Some(i) = implausible_at(&self.buf, line) {
+                line = line.get(..=i).unwrap_or(line);
+            }
+        }
         self.advance(line.len());
         if self.buf.len().saturating_add(line.len()) > MAX_HEAD_LEN {
             self.stop(HttpAnomaly::HeadTooLong, out);
@@ -959,6 +974,28 @@ fn plausible_start(buf: &[u8]) -> bool {
         }
     }
     true
+}
+
+/// The index in `more` of the byte with which `buf` followed by `more` stops being a
+/// [`plausible_start`], if it does.
+fn implausible_at(buf: &[u8], more: &[u8]) -> Option<usize> {
+    // `plausible_start` looks at no more than a method token and its space: a longer
+    // start that is still plausible stays so.
+    if buf.len() > MAX_METHOD_LEN {
+        return None;
+    }
+    let mut probe = buf.to_vec();
+    for (i, b) in more
+        .iter()
+        .enumerate()
+        .take(MAX_METHOD_LEN.saturating_add(1))
+    {
+        probe.push(*b);
+        if !plausible_start(&probe) {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// What a complete first line (without its line ending) is.

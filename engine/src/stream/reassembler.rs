@@ -21,10 +21,11 @@ pub const MAX_HELD_SEGMENTS: usize = 4096;
 /// of already-delivered data against. A retransmission of older (or skipped, or
 /// missing) bytes is dropped without comparison. Skipped bytes are never kept.
 ///
-/// Kept small on purpose: it is held for every direction being parsed, so with a million
-/// open connections each kilobyte costs two gigabytes. Retransmissions are nearly always of
-/// the last segment or two, and a differing copy only matters as an anomaly.
-pub const MAX_HISTORY: usize = 1024;
+/// Kept small on purpose: every delivered byte is copied into it, and it is held for every
+/// direction being parsed (with a million open connections each kilobyte costs two
+/// gigabytes). A retransmission nearly always resends the tail of what was sent, which is
+/// what the history holds; a differing copy only matters as an anomaly.
+pub const MAX_HISTORY: usize = 256;
 
 /// How far ahead of the next expected byte a segment (or a gap or FIN) may start: 2^30,
 /// the largest window RFC 7323 window scaling allows. Anything further is reported as

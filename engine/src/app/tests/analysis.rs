@@ -619,8 +619,11 @@ fn rfc6455_5_2_frames_messages_and_payload_counted_per_direction() {
     a.ws_frame(true, &frame(9, true, true, 0), 4);
     a.ws_frame(false, &frame(10, true, false, 0), 5);
     a.ws_frame(false, &frame(2, true, false, 100), 5);
-    a.ws_frame(false, &frame(2, true, false, u64::MAX), 6);
+    a.ws_frame(false, &frame(2, true, false, MAX_FRAME_PAYLOAD), 6);
+    a.ws_frame(false, &frame(2, true, false, 1), 6);
     a.ws_frame(false, &frame(3, true, false, 1), 6); // reserved opcode: not counted
+                                                     // RFC 6455 §5.2: a 64-bit length with its top bit set is no frame, only a problem.
+    a.ws_frame(false, &frame(2, true, false, u64::MAX), 7);
     let s = one_session(a);
     assert_eq!(
         s.frames_c2s,
@@ -634,16 +637,16 @@ fn rfc6455_5_2_frames_messages_and_payload_counted_per_direction() {
     assert_eq!(
         s.frames_s2c,
         FrameCounts {
-            binary: 2,
+            binary: 3,
             pong: 1,
             ..FrameCounts::default()
         }
     );
     assert_eq!(s.messages_c2s, MessageCounts { text: 1, binary: 0 });
-    assert_eq!(s.messages_s2c, MessageCounts { text: 0, binary: 2 });
+    assert_eq!(s.messages_s2c, MessageCounts { text: 0, binary: 3 });
     assert_eq!(s.payload_bytes_c2s, 15);
-    assert_eq!(s.payload_bytes_s2c, u64::MAX); // saturated
-    assert!(s.problems.is_empty());
+    assert_eq!(s.payload_bytes_s2c, MAX_FRAME_PAYLOAD); // saturated within 63 bits
+    assert_eq!(s.problems, vec![("invalid_length", 7)]);
 }
 
 #[test]

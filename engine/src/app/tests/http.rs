@@ -205,6 +205,35 @@ fn rfc9112_c_1_http09_request_and_headless_response() {
 }
 
 #[test]
+fn rfc9112_c_1_http09_response_split_inside_the_status_line_probe() {
+    // Found by the http_parser fuzz target (regressions/http_parser-http09-probe-split):
+    // the probe for a status line ran only on an empty head buffer, so a response split
+    // after a prefix of "HTTP/" was parsed as a head (NotHttp here) instead of a body.
+    let request = heads(&parse(&[b"GET /old\r\n"], false))[0].clone();
+    let respond = |chunks: &[&[u8]]| {
+        let mut resp = HttpParser::new();
+        resp.expect_response_to(&request, &mut |_| {});
+        run(&mut resp, chunks, true)
+    };
+    let body: &[u8] = b"Hello world\n";
+    let whole = respond(&[body]);
+    assert_eq!(heads(&whole)[0].version.as_deref(), Some("0.9"));
+    assert_eq!(bodies(&whole), vec![(vec![], 12)]);
+    let status: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let with_status = respond(&[status]);
+    assert_eq!(statuses(&with_status), vec![Some(200)]);
+    assert_eq!(bodies(&with_status), vec![(vec![], 2)]);
+    for (stream, expect) in [(body, &whole), (status, &with_status)] {
+        for cut in 1..stream.len() {
+            let (a, b) = stream.split_at(cut);
+            assert_eq!(&respond(&[a, b]), expect, "cut at {cut}");
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(&respond(&bytes), expect);
+    }
+}
+
+#[test]
 fn rfc9112_5_header_lines_split_across_segments() {
     let whole: &[u8] = b"GET /x HTTP/1.1\r\nHost: a.example\r\nUser-Agent: curl/8\r\n\r\n";
     let expect = parse(&[whole], false);
@@ -255,6 +284,27 @@ fn rfc9112_3_malformed_head_after_detection_is_an_anomaly() {
     // A status line on a direction that carried requests.
     let evs = parse(&[b"GET / HTTP/1.1\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"], false);
     assert_eq!(anomalies(&evs), vec!["http_malformed_head"]);
+}
+
+#[test]
+fn rfc9112_3_malformed_start_is_reported_just_past_the_byte_that_rules_it_out() {
+    // Found by the http_parser fuzz target (regressions/http_parser-malformed-head-offset):
+    // the anomaly used to be reported at the end of whichever piece held the offending
+    // byte, so its offset depended on the segmentation.
+    let stream: &[u8] = b"GET / HTTP/1.1\r\n\r\nGE\x01T /x HTTP/1.1\r\n\r\n";
+    let whole = parse(&[stream], true);
+    assert_eq!(
+        whole.last(),
+        Some(&HttpEvent::Anomaly {
+            offset: 21,
+            kind: HttpAnomaly::MalformedHead
+        })
+    );
+    assert_eq!(parse_bytewise(stream, true), whole);
+    for cut in 1..stream.len() {
+        let (a, b) = stream.split_at(cut);
+        assert_eq!(parse(&[a, b], true), whole, "cut at {cut}");
+    }
 }
 
 // ----- §6.3 message body length, rule by rule ------------------------------------------
