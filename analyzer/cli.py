@@ -434,15 +434,23 @@ def _http_parquet(captures: list[Path], options: tuple[str | None, Loader, bool,
     engine's columns (memory follows one batch, not the whole capture)."""
     import pyarrow.parquet as pq
 
+    from analyzer.core.columns import NativeBatch
     from analyzer.report import app as app_rows
-    from analyzer.report.schema import http_arrow_schema, plain_arrow_batch
+    from analyzer.report.schema import (
+        http_arrow_batch_from_engine,
+        http_arrow_schema,
+        plain_arrow_batch,
+    )
 
     schema = http_arrow_schema(app_rows.HTTP_COLUMNS)
     with output.open("wb") as f, pq.ParquetWriter(f, schema) as writer:
         def write(batch: Any) -> None:
-            cols = app_rows.batch_http_columns(batch)
-            if cols["uid"]:
-                writer.write_batch(plain_arrow_batch(cols, schema))
+            if isinstance(batch, NativeBatch):  # from the engine's buffers
+                arrow = http_arrow_batch_from_engine(batch.engine_batch, batch.capture, schema)
+            else:
+                arrow = plain_arrow_batch(app_rows.batch_http_columns(batch), schema)
+            if arrow.num_rows:
+                writer.write_batch(arrow)
 
         results = _run(captures, *options, jobs=jobs, quiet=quiet, on_batch=write)
     raise typer.Exit(_exit_code(results, strict))

@@ -157,14 +157,28 @@ def engine_spec() -> list[tuple[str, str, list[str]]]:
 
 def arrow_batch_from_engine(engine_batch: Any, capture: str, schema: Any) -> Any:
     """An engine batch -> an Arrow RecordBatch of ``schema``, from the engine's buffers."""
+    return _from_buffers(len(engine_batch), engine_batch.arrow_buffers(engine_spec(), capture),
+                         schema, column_kind)
+
+
+def http_arrow_batch_from_engine(engine_batch: Any, capture: str, schema: Any) -> Any:
+    """The HTTP transactions of an engine batch -> an Arrow RecordBatch of ``schema``
+    (``http_arrow_schema``), from the engine's buffers."""
+    def kind(name: str) -> str:
+        return HTTP_KINDS.get(name, "str")
+
+    spec = [(f.name, kind(f.name), []) for f in schema]
+    return _from_buffers(engine_batch.http_len(),
+                         engine_batch.http_arrow_buffers(spec, capture), schema, kind)
+
+
+def _from_buffers(n: int, columns: list[Any], schema: Any, kind_of: Any) -> Any:
     import pyarrow as pa
 
-    n = len(engine_batch)
     arrays = []
     dictionaries = _dictionaries(schema)
-    for field, buffers in zip(schema, engine_batch.arrow_buffers(engine_spec(), capture),
-                              strict=True):
-        kind = column_kind(field.name)
+    for field, buffers in zip(schema, columns, strict=True):
+        kind = kind_of(field.name)
         bufs: list[Any] = [None if b is None else pa.py_buffer(b) for b in buffers]
         if kind == "category":
             arrays.append(pa.DictionaryArray.from_buffers(

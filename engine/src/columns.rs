@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+use crate::app::analysis::HttpTransaction;
 use crate::record::ConnectionRecord;
 
 /// What a column holds, as the caller's schema names it.
@@ -188,12 +189,84 @@ pub fn build(
     spec.iter().map(|c| column(c, recs, capture)).collect()
 }
 
+/// Build every column of `spec` for the HTTP transactions of `recs` (the `http` table:
+/// the connection's uid and endpoints, then the transaction's fields), in record order.
+pub fn build_http(
+    spec: &[ColumnSpec],
+    recs: &[ConnectionRecord],
+    capture: &str,
+) -> Result<Vec<Buffers>, String> {
+    let rows: Vec<(&ConnectionRecord, &HttpTransaction)> = recs
+        .iter()
+        .flat_map(|r| r.transactions.iter().map(move |t| (r, t)))
+        .collect();
+    spec.iter()
+        .map(|c| {
+            let mut values = Vec::with_capacity(rows.len());
+            for (r, t) in &rows {
+                values.push(
+                    http_value(r, t, &c.field, capture)
+                        .ok_or_else(|| format!("no field {}", c.field))?,
+                );
+            }
+            column_of(c, values)
+        })
+        .collect()
+}
+
+/// A value of the `http` table's row for transaction `t` of record `r`.
+fn http_value<'a>(
+    r: &'a ConnectionRecord,
+    t: &'a HttpTransaction,
+    field: &str,
+    capture: &'a str,
+) -> Option<Value<'a>> {
+    use Value::*;
+    let u = |x: Option<u64>| Int(x.map(|v| i64::try_from(v).unwrap_or(i64::MAX)));
+    let s = |x: &'a Option<String>| Str(x.as_deref());
+    Some(match field {
+        "capture" => Str(Some(capture)),
+        "uid" => Str(Some(&r.uid)),
+        "client_ip" => Owned(r.client.0.to_string()),
+        "client_port" => Int(Some(i64::from(r.client.1))),
+        "server_ip" => Owned(r.server.0.to_string()),
+        "server_port" => Int(Some(i64::from(r.server.1))),
+        "trans_depth" => Int(Some(i64::from(t.trans_depth))),
+        "request_ts" => Float(t.request_ts_ns.map(div_ns)),
+        "response_ts" => Float(t.response_ts_ns.map(div_ns)),
+        "method" => s(&t.method),
+        "target" => s(&t.target),
+        "host" => s(&t.host),
+        "request_version" => s(&t.request_version),
+        "user_agent" => s(&t.user_agent),
+        "referrer" => s(&t.referrer),
+        "origin" => s(&t.origin),
+        "request_body_len" => u(t.request_body_len),
+        "status" => Int(t.status.map(i64::from)),
+        "reason" => s(&t.reason),
+        "info_code" => Int(t.info_code.map(i64::from)),
+        "info_msg" => s(&t.info_msg),
+        "response_version" => s(&t.response_version),
+        "response_body_len" => u(t.response_body_len),
+        "chunked" => Bool(Some(t.chunked)),
+        "keep_alive" => Bool(t.keep_alive),
+        "request_frame" => u(t.request_frame),
+        "response_frame" => u(t.response_frame),
+        _ => return None,
+    })
+}
+
 fn column(c: &ColumnSpec, recs: &[ConnectionRecord], capture: &str) -> Result<Buffers, String> {
-    let bad = || format!("column {} is not of kind {:?}", c.field, c.kind);
     let mut values = Vec::with_capacity(recs.len());
     for r in recs {
         values.push(value(r, &c.field, capture).ok_or_else(|| format!("no field {}", c.field))?);
     }
+    column_of(c, values)
+}
+
+/// The buffers of one column from its values.
+fn column_of(c: &ColumnSpec, values: Vec<Value<'_>>) -> Result<Buffers, String> {
+    let bad = || format!("column {} is not of kind {:?}", c.field, c.kind);
     Ok(match &c.kind {
         Kind::Int64 | Kind::NInt64 | Kind::Time => {
             let mut present = Vec::with_capacity(values.len());

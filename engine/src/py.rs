@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use crate::app::analysis::{FrameCounts, HttpTransaction, MessageCounts, WebSocketSession};
 use crate::app::http::HttpMessage;
 use crate::app::ws::WsFrame;
-use crate::columns::{build, Buffers, ColumnSpec, Kind};
+use crate::columns::{build, build_http, Buffers, ColumnSpec, Kind};
 use crate::decode::{Packet, Transport, Tunnel, TunnelKind};
 use crate::pipeline::{
     CaptureRun, Conn, LoaderApp, RunError, Tracker as CoreTracker, TrackerOptions,
@@ -673,23 +673,55 @@ impl RecordBatch {
         spec: Vec<(String, String, Vec<String>)>,
         capture: &str,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut cols = Vec::with_capacity(spec.len());
-        for (field, kind, cats) in spec {
-            let kind = Kind::parse(&kind, cats)
-                .ok_or_else(|| PyValueError::new_err(format!("unknown column kind {kind:?}")))?;
-            cols.push(ColumnSpec { field, kind });
-        }
+        let cols = column_specs(spec)?;
         let recs = &self.recs;
         let built = py
             .allow_threads(|| build(&cols, recs, capture))
             .map_err(PyValueError::new_err)?;
+        buffers_list(py, &built)
+    }
+
+    /// The number of HTTP transactions in the batch (rows of `http_arrow_buffers`).
+    fn http_len(&self) -> usize {
+        self.recs.iter().map(|r| r.transactions.len()).sum()
+    }
+
+    /// `arrow_buffers` of the batch's HTTP transactions (the `http` table's columns).
+    fn http_arrow_buffers<'py>(
+        &self,
+        py: Python<'py>,
+        spec: Vec<(String, String, Vec<String>)>,
+        capture: &str,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let cols = column_specs(spec)?;
+        let recs = &self.recs;
+        let built = py
+            .allow_threads(|| build_http(&cols, recs, capture))
+            .map_err(PyValueError::new_err)?;
+        buffers_list(py, &built)
+    }
+}
+
+fn column_specs(spec: Vec<(String, String, Vec<String>)>) -> PyResult<Vec<ColumnSpec>> {
+    let mut cols = Vec::with_capacity(spec.len());
+    for (field, kind, cats) in spec {
+        let kind = Kind::parse(&kind, cats)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown column kind {kind:?}")))?;
+        cols.push(ColumnSpec { field, kind });
+    }
+    Ok(cols)
+}
+
+/// Column buffers as Python tuples of bytes (None for an absent validity bitmap).
+fn buffers_list<'py>(py: Python<'py>, built: &[Buffers]) -> PyResult<Bound<'py, PyList>> {
+    {
         let out = PyList::empty(py);
         let bytes = |b: &[u8]| PyBytes::new(py, b).into_any();
         let opt = |b: &Option<Vec<u8>>| match b {
             Some(v) => PyBytes::new(py, v).into_any(),
             None => py.None().into_bound(py),
         };
-        for b in &built {
+        for b in built {
             let t = match b {
                 Buffers::Fixed { validity, values } => {
                     PyTuple::new(py, [opt(validity), bytes(values)])?
