@@ -167,7 +167,7 @@ def http_arrow_batch_from_engine(engine_batch: Any, capture: str, schema: Any) -
     def kind(name: str) -> str:
         return HTTP_KINDS.get(name, "str")
 
-    spec = [(f.name, kind(f.name), []) for f in schema]
+    spec: list[tuple[str, str, list[str]]] = [(f.name, kind(f.name), []) for f in schema]
     return _from_buffers(engine_batch.http_len(),
                          engine_batch.http_arrow_buffers(spec, capture), schema, kind)
 

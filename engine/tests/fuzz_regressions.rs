@@ -1,10 +1,17 @@
 //! Every input that once crashed a fuzz target (engine/fuzz/regressions/) goes through the
-//! whole chain again without a panic: capture → decode → tracker → records.
+//! whole chain again without a panic: capture → decode → tracker → records. The
+//! `http_parser-*` and `ws_parser-*` inputs go through those targets' own drivers
+//! (engine/fuzz/drivers/), with all their checks.
 
 use std::path::PathBuf;
 
 use pcap_analyzer_engine::capture::CaptureReader;
 use pcap_analyzer_engine::pipeline::{CaptureRun, TrackerOptions};
+
+#[path = "../fuzz/drivers/http_parser.rs"]
+mod http_parser;
+#[path = "../fuzz/drivers/ws_parser.rs"]
+mod ws_parser;
 
 fn run(data: &[u8], check_checksums: bool) -> usize {
     let Ok(reader) = CaptureReader::from_reader(Box::new(std::io::Cursor::new(data.to_vec())))
@@ -33,8 +40,15 @@ fn fuzz_regressions_run_clean() {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let data = std::fs::read(entry.path()).expect("readable regression input");
-        for check in [false, true] {
-            run(&data, check);
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("http_parser-") {
+            http_parser::run(&data);
+        } else if name.starts_with("ws_parser-") {
+            ws_parser::run(&data);
+        } else {
+            for check in [false, true] {
+                run(&data, check);
+            }
         }
         n += 1;
     }
