@@ -76,7 +76,9 @@ pub struct HttpMessage {
     /// Reason phrase (responses only; empty when absent or not ASCII).
     pub reason: Option<String>,
     /// Header fields in order: lower-cased name, value with surrounding blanks trimmed
-    /// (lossily decoded as UTF-8).
+    /// (lossily decoded as UTF-8). The parser keeps only the fields named in
+    /// [`ANALYZED_HEADERS`] (the ones framing and the analysis read), so that other
+    /// fields cost no allocation.
     pub headers: Vec<(String, String)>,
     /// Filled in only in [`HttpEvent::BodyDone`]; always empty in a `Head`.
     pub chunk_sizes: Vec<u64>,
@@ -1104,10 +1106,34 @@ fn parse_head(buf: &[u8], is_request: bool) -> Result<HttpMessage, HttpAnomaly> 
     Ok(message)
 }
 
-/// Header fields as (lower-cased name, value without surrounding blanks).
+/// The header fields a parsed message keeps (lower case): those that decide framing
+/// (RFC 9112 §6.3), keep-alive and the upgrade, and those the records report.
+pub const ANALYZED_HEADERS: [&str; 13] = [
+    "connection",
+    "content-length",
+    "host",
+    "origin",
+    "referer",
+    "sec-websocket-accept",
+    "sec-websocket-extensions",
+    "sec-websocket-key",
+    "sec-websocket-protocol",
+    "sec-websocket-version",
+    "transfer-encoding",
+    "upgrade",
+    "user-agent",
+];
+
+/// The header fields of [`ANALYZED_HEADERS`] as (lower-cased name, value without
+/// surrounding blanks).
 fn header_pairs(fields: &[httparse::Header<'_>]) -> Vec<(String, String)> {
     fields
         .iter()
+        .filter(|h| {
+            ANALYZED_HEADERS
+                .iter()
+                .any(|name| h.name.eq_ignore_ascii_case(name))
+        })
         .map(|h| {
             let value = lossy(h.value);
             let value = value.trim_matches(|c| c == ' ' || c == '\t').to_string();
