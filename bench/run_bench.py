@@ -702,7 +702,7 @@ def checks(summ: dict[tuple[str, str], Summary], sizes: list[str]) -> list[Check
     def get(size: str, method: str) -> Summary | None:
         return summ.get((size, method))
 
-    out = _native_checks(summ, sizes)
+    out = _native_checks(summ, sizes) + _app_checks(summ, sizes)
     for s in sizes:
         conn = get(s, "analyzer_connections")
         out.append(_ratio_check(f"{s}: analyzer_connections / tshark_export", conn,
@@ -767,6 +767,29 @@ def _native_checks(summ: dict[tuple[str, str], Summary], sizes: list[str]) -> li
         out.append(Check("analyzer_native s/packet, large / medium (time linear)",
                          f"{per_packet:.3f}", "≤ 1.15",
                          "PASS" if per_packet <= 1.15 else "FAIL"))
+    return out
+
+
+#: The HTTP/WebSocket targets: every native command against tcptrace on the large corpus
+#: (wall time ratio at most), and the whole process's peak at most NATIVE_APP_PEAK_MIB.
+NATIVE_APP_VS_TCPTRACE = {"analyzer_native_http": 0.5, "analyzer_native_websockets": 0.5,
+                          "analyzer_native_report": 1.0}
+NATIVE_APP_PEAK_MIB = 250.0
+
+
+def _app_checks(summ: dict[tuple[str, str], Summary], sizes: list[str]) -> list[Check]:
+    """The targets of the engine's HTTP/WebSocket analysis (large corpus)."""
+    out: list[Check] = []
+    if "large" not in sizes:
+        return out
+    tcptrace = summ.get(("large", "tcptrace"))
+    for method, limit in NATIVE_APP_VS_TCPTRACE.items():
+        summary = summ.get(("large", method))
+        out.append(_ratio_check(f"large: {method} / tcptrace", summary, tcptrace,
+                                f"≤ {limit:g}", lambda v, lim=limit: v <= lim))
+    for method in ("analyzer_native", *NATIVE_APP_VS_TCPTRACE):
+        out.append(_mem_check(f"large: {method} tree peak", summ.get(("large", method)),
+                              "tree_peak_mib", NATIVE_APP_PEAK_MIB, inclusive=True))
     return out
 
 
@@ -880,9 +903,12 @@ def render(ctx: dict[str, Any], caps: list[Capture], summ: dict[tuple[str, str],
         "extrapolated by the packet ratio (est.).", "",
         "Methods: `analyzer_native` and `analyzer_native_jsonl` are `pcap-analyzer --engine "
         "native connections FILE --format parquet|jsonl -o OUT -q` (the Rust engine reads "
-        "the capture); `analyzer_connections` is the same command with `--engine tshark` "
-        "(tshark's field export into the same tracker); `analyzer_report` is `pcap-analyzer "
-        "report` with the default engine; `tcptrace` is `tcptrace -n -l FILE > /dev/null`; "
+        "the capture, HTTP and WebSocket included); `analyzer_native_http` and "
+        "`analyzer_native_websockets` are `http` and `websockets` with `--format parquet`; "
+        "`analyzer_native_report` is `report` (every table, chart and diagram) with the "
+        "native engine; `analyzer_connections` and `analyzer_report` are `connections` and "
+        "`report` with `--engine tshark` (tshark's field export into the same tracker); "
+        "`tcptrace` is `tcptrace -n -l FILE > /dev/null`; "
         "`nfstream` is NFStream's `NFStreamer(source=FILE).to_csv(...)` (flows, not "
         "connections; its meters use both cores); the `tshark_*` rows are tshark alone "
         "writing to /dev/null.", "",
