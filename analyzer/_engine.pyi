@@ -38,6 +38,9 @@ class CaptureReader:
 def read_capture(path: str | PathLike[str], check_checksums: bool = False,
                  batch: int = 4096, release_every: int = 65536,
                  app_details: bool = True) -> CaptureReader: ...
+def connection_segments(path: str | PathLike[str], first: int, last: int,
+                        client: tuple[str, int], server: tuple[str, int],
+                        check_checksums: bool = False) -> list[tuple[Any, ...]]: ...
 def _panic_for_test(message: str) -> None: ...
 
 class RecordBatch:

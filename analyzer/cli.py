@@ -580,10 +580,10 @@ def report(
          if r.rule.name != r.rule.expr else r.rule.expr, "passed": r.passed,
          "measured": rules_mod._show(r.measured), "severity": r.rule.severity}
         for c in checks for r in c.results]
-    options = LoadOptions(check_checksums=check_checksums, loader=loader.value,
-                          tshark_path=tshark_path, decode_as=tuple(decode_as or ()),
-                          prefs=tuple(pref or ()), display_filter=display_filter,
-                          session_reset=_SESSION_RESET)
+    options = LoadOptions(engine=_ENGINE, check_checksums=check_checksums,
+                          loader=loader.value, tshark_path=tshark_path,
+                          decode_as=tuple(decode_as or ()), prefs=tuple(pref or ()),
+                          display_filter=display_filter, session_reset=_SESSION_RESET)
     written = write_report(results, out, options, csv=csv, title=title,
                            step_summary=step_summary, checks=check_rows)
     if checks:
@@ -679,7 +679,6 @@ def explain(
     flags, relative seq/ack and length, both sides' RFC 9293 states after each step, and a
     plain-language verdict. Pick it with --conn UID, or with -Y FILTER (the first TCP
     connection with a matching packet)."""
-    from analyzer.loader import load
     from analyzer.report import explain as ex
 
     results = _run([capture], display_filter, loader, check_checksums, tshark_path,
@@ -695,15 +694,15 @@ def explain(
              f"{capture})")
         raise typer.Exit(2 if conn else EXIT_INPUT)
     record = chosen[0]
-    ends = {(record.client_ip, record.client_port), (record.server_ip, record.server_port)}
-    options = LoadOptions(check_checksums=check_checksums, loader=loader.value,
-                          tshark_path=tshark_path, decode_as=tuple(decode_as or ()),
-                          prefs=tuple(pref or ()), session_reset=0)
-    packets = [
-        p for p in load(str(capture), options)
-        if p.proto == "tcp" and record.first_frame <= p.frame <= record.last_frame
-        and {(p.src, p.sport), (p.dst, p.dport)} == ends
-    ]
+    options = LoadOptions(engine=_ENGINE, check_checksums=check_checksums,
+                          loader=loader.value, tshark_path=tshark_path,
+                          decode_as=tuple(decode_as or ()), prefs=tuple(pref or ()),
+                          display_filter=display_filter, session_reset=0)
+    try:
+        packets = ex.connection_packets(record, options)
+    except AnalyzerError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_INPUT) from None
     steps = ex.ladder(record, packets)
     text = (ex.render_mermaid(record, steps) if format is ExplainFormat.markdown
             else ex.render_text(record, steps))

@@ -24,24 +24,27 @@ CASES = {
 }
 
 
-def render(capture: str, fmt: str) -> str:
+def render(capture: str, fmt: str, engine: str = "auto") -> str:
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        result = CliRunner().invoke(app, ["explain", capture, "--format", fmt])
+        result = CliRunner().invoke(app, ["--engine", engine, "explain", capture,
+                                          "--format", fmt])
     finally:
         os.chdir(cwd)
     assert result.exit_code == 0, result.output
     return result.stdout
 
 
+@pytest.mark.parametrize("engine", ["native", "tshark"])
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
-def test_explain_matches_golden(name: str, fmt: str) -> None:
+def test_explain_matches_golden(name: str, fmt: str, engine: str) -> None:
+    """The same ladder from the native engine's packets and parsers as from tshark's."""
     suffix = "txt" if fmt == "text" else "md"
     golden = GOLDEN / f"explain_{name}.{suffix}"
-    got = render(CASES[name], fmt)
-    if os.environ.get("UPDATE_GOLDEN"):
+    got = render(CASES[name], fmt, engine)
+    if os.environ.get("UPDATE_GOLDEN") and engine == "tshark":
         golden.write_text(got)
     assert got == golden.read_text()
 
@@ -82,3 +85,20 @@ def test_long_data_phases_are_folded() -> None:
     middle = folded[1]
     assert (middle.segments, middle.bytes_c2s) == (18, 900)  # type: ignore[union-attr]
     assert FOLD_AFTER < 20
+
+
+def test_explain_and_the_reports_ladders_need_no_tshark(tmp_path: Path) -> None:
+    """With the native engine (the default) the ladder's packets, HTTP heads and WebSocket
+    frames come from the engine: a missing tshark changes nothing."""
+    missing = ["--tshark-path", str(tmp_path / "no-tshark")]
+    capture = str(ROOT / CASES["websocket"])
+    result = CliRunner().invoke(app, ["explain", capture, *missing])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (GOLDEN / "explain_websocket.txt").read_text().replace(
+        CASES["websocket"], capture)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", capture, "--out", str(out),
+                                      "--no-step-summary", "-q", *missing])
+    assert result.exit_code in (0, 1), result.output
+    md = (out / "report.md").read_text()
+    assert "```mermaid" in md and "WS Close 1000" in md

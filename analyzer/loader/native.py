@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from analyzer import _engine
 from analyzer.core.columns import NativeBatch
+from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame
 from analyzer.errors import CaptureError
 from analyzer.loader.tshark import check_file
 
@@ -64,3 +65,37 @@ def read_native(path: str, check_checksums: bool = False, read: NativeRead | Non
             read.warnings.append(f"truncated after frame {after} (the rest is cut off)")
         else:
             read.warnings.append(f"damaged after frame {after}; read up to there")
+
+
+def connection_packets(path: str, first_frame: int, last_frame: int,
+                       client: tuple[str, int], server: tuple[str, int],
+                       check_checksums: bool = False) -> list[PacketRecord]:
+    """The TCP packets of one connection (between the two endpoints, in frames
+    ``first_frame..last_frame``), read natively, each with the HTTP heads and WebSocket
+    frames the engine's parsers completed in it (for ``explain`` and the report's ladders).
+
+    Raises CaptureError for a file that cannot be read and NeedsTshark for one the engine
+    does not decode.
+    """
+    try:
+        rows = _engine.connection_segments(path, first_frame, last_frame, client, server,
+                                           check_checksums=check_checksums)
+    except _engine.UnsupportedCapture as exc:
+        raise NeedsTshark(str(exc)) from None
+    except (_engine.CaptureFormatError, _engine.EnginePanic) as exc:
+        raise CaptureError(path, str(exc)) from None
+    except OSError as exc:
+        raise CaptureError(path, exc.strerror or str(exc)) from None
+    out = []
+    for (frame, ts_ns, ipv, src, sport, dst, dport, ip_len, flags, seq, ack, plen, window,
+         captured, bad, http, ws) in rows:
+        out.append(PacketRecord(
+            frame, ts_ns, "tcp", ipv, src, sport, dst, dport, ip_len, flags, seq, ack, plen,
+            window, captured, bad,
+            http=tuple(HttpMessage(
+                is_request=m["is_request"], method=m["method"], target=m["target"],
+                version=m["version"], status=m["status"], reason=m["reason"],
+                headers=tuple(tuple(h) for h in m["headers"]),
+                chunk_sizes=tuple(m["chunk_sizes"])) for m in http),
+            ws=tuple(WsFrame(**f) for f in ws)))
+    return out

@@ -9,12 +9,13 @@ record cannot disagree.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from analyzer import _engine
 from analyzer.core.app import OPCODES
 from analyzer.core.packets import ACK, FIN, RST, SYN, PacketRecord
 from analyzer.core.records import ConnectionRecord
+from analyzer.loader import LoadOptions
 from analyzer.report.writers import inert
 
 FOLD_AFTER = 6  # a run of more plain data/ACK segments than this is folded into one line
@@ -56,6 +57,29 @@ def _flags(fl: int) -> str:
 def seq_delta(a: int, b: int) -> int:
     """Signed difference a - b in 32-bit sequence space."""
     return ((a - b + (1 << 31)) % (1 << 32)) - (1 << 31)
+
+
+def connection_packets(record: ConnectionRecord, options: LoadOptions) -> list[PacketRecord]:
+    """The connection's TCP packets, as the run's engine reads them: natively (with the
+    engine's HTTP/WebSocket parsers' heads and frames), or through tshark when the options
+    need it or the engine cannot decode the capture."""
+    from analyzer.api import resolve_engine
+    from analyzer.loader import load
+    from analyzer.loader.native import NeedsTshark
+    from analyzer.loader.native import connection_packets as native_packets
+
+    client = (record.client_ip, record.client_port)
+    server = (record.server_ip, record.server_port)
+    if resolve_engine(options) == "native":
+        try:
+            return native_packets(record.capture, record.first_frame, record.last_frame,
+                                  client, server, options.check_checksums)
+        except NeedsTshark:
+            pass
+    ends = {client, server}
+    return [p for p in load(record.capture, replace(options, display_filter=None))
+            if p.proto == "tcp" and record.first_frame <= p.frame <= record.last_frame
+            and {(p.src, p.sport), (p.dst, p.dport)} == ends]
 
 
 def ladder(record: ConnectionRecord, packets: Iterable[PacketRecord]) -> list[Step]:

@@ -9,9 +9,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from analyzer.api import Analysis, CaptureResult
+from analyzer.api import Analysis, CaptureResult, resolve_engine
 from analyzer.core.packets import PacketRecord
 from analyzer.core.records import ConnectionRecord
+from analyzer.errors import AnalyzerError
 from analyzer.loader import LoadOptions, load
 from analyzer.loader.extract import extract_frames
 from analyzer.report import explain
@@ -26,6 +27,16 @@ def diagrams(results: Sequence[CaptureResult], options: LoadOptions, limit: int 
     records = [r for c in results for r in c.records]
     chosen = pick_connections(records, limit)
     out: dict[str, str] = {}
+    if resolve_engine(options) == "native":
+        # Each connection's packets straight from the capture, with the engine's own
+        # HTTP/WebSocket parsing (no tshark).
+        try:
+            for rec in chosen:
+                steps = explain.ladder(rec, explain.connection_packets(rec, options))
+                out[rec.uid] = explain.render_mermaid(rec, steps)
+            return out
+        except AnalyzerError:
+            out = {}
     by_capture: dict[str, list[ConnectionRecord]] = {}
     for rec in chosen:
         by_capture.setdefault(rec.capture, []).append(rec)

@@ -618,3 +618,101 @@ impl CaptureRun {
         Ok(out)
     }
 }
+
+/// One TCP segment of a connection, as a step-by-step view (`explain`) shows it, with the
+/// HTTP heads and WebSocket frames the engine's parsers found in it.
+#[derive(Clone, Debug)]
+pub struct SegmentView {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub ip_version: u8,
+    pub src: crate::flow::Endpoint,
+    pub dst: crate::flow::Endpoint,
+    pub ip_len: u32,
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    pub payload_len: u32,
+    pub window: u16,
+    pub payload_captured: bool,
+    pub checksum_bad: bool,
+    pub notes: Vec<crate::app::connection::Note>,
+}
+
+/// The TCP segments between `client` and `server` in frames `first..=last` of a capture,
+/// each with what the application layer found in it (read in one pass up to `last`).
+pub fn connection_segments(
+    mut reader: crate::capture::CaptureReader,
+    check_checksums: bool,
+    first: u64,
+    last: u64,
+    client: crate::flow::Endpoint,
+    server: crate::flow::Endpoint,
+) -> Result<Vec<SegmentView>, RunError> {
+    let mut decoder = crate::decode::Decoder::new(crate::decode::DecodeOptions { check_checksums });
+    let mut app = AppConnection::new(true).with_notes();
+    let mut out: Vec<SegmentView> = Vec::new();
+    let mut first_sender: Option<crate::flow::Endpoint> = None;
+    while let Some(frame) = reader.next_frame().map_err(RunError::Capture)? {
+        if frame.number > last {
+            break;
+        }
+        if frame.number < first {
+            continue;
+        }
+        let mut packets: Vec<Packet<'_>> = Vec::new();
+        decoder
+            .decode(&frame, &mut packets)
+            .map_err(RunError::Unsupported)?;
+        for p in &packets {
+            let (src, dst) = ((p.src, p.sport), (p.dst, p.dport));
+            if p.proto != Transport::Tcp
+                || !((src, dst) == (client, server) || (src, dst) == (server, client))
+            {
+                continue;
+            }
+            let sender = *first_sender.get_or_insert(src);
+            if !(p.checksum_bad && check_checksums) {
+                app.segment(&Segment {
+                    side: usize::from(src != sender),
+                    from_client: src == client,
+                    seq: p.seq,
+                    ack: p.ack,
+                    syn: p.flags & SYN != 0,
+                    fin: p.flags & FIN != 0,
+                    rst: p.flags & RST != 0,
+                    has_ack: p.flags & ACK != 0,
+                    payload: &p.payload,
+                    payload_len: p.payload_len,
+                    ts_ns: p.ts_ns,
+                    frame: p.frame,
+                });
+            }
+            out.push(SegmentView {
+                frame: p.frame,
+                ts_ns: p.ts_ns,
+                ip_version: p.ip_version,
+                src,
+                dst,
+                ip_len: p.ip_len,
+                flags: p.flags,
+                seq: p.seq,
+                ack: p.ack,
+                payload_len: p.payload_len,
+                window: p.window,
+                payload_captured: p.payload_captured,
+                checksum_bad: p.checksum_bad,
+                notes: Vec::new(),
+            });
+        }
+    }
+    // Each note goes to the packet that completed it.
+    let index: std::collections::HashMap<u64, usize> =
+        out.iter().enumerate().map(|(i, s)| (s.frame, i)).collect();
+    for (frame, note) in app.take_notes() {
+        if let Some(&i) = index.get(&frame) {
+            out[i].notes.push(note);
+        }
+    }
+    Ok(out)
+}

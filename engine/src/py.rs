@@ -11,12 +11,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::app::analysis::{FrameCounts, HttpTransaction, MessageCounts, WebSocketSession};
+use crate::app::connection::Note;
 use crate::app::http::HttpMessage;
 use crate::app::ws::WsFrame;
 use crate::columns::{build, build_http, Buffers, ColumnSpec, Kind};
 use crate::decode::{Packet, Transport, Tunnel, TunnelKind};
 use crate::pipeline::{
-    CaptureRun, Conn, LoaderApp, RunError, Tracker as CoreTracker, TrackerOptions,
+    CaptureRun, Conn, LoaderApp, RunError, SegmentView, Tracker as CoreTracker, TrackerOptions,
 };
 use crate::record::ConnectionRecord;
 
@@ -746,6 +747,97 @@ fn buffers_list<'py>(py: Python<'py>, built: &[Buffers]) -> PyResult<Bound<'py, 
     }
 }
 
+fn message_dict<'py>(py: Python<'py>, m: &HttpMessage) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("is_request", m.is_request)?;
+    d.set_item("method", &m.method)?;
+    d.set_item("target", &m.target)?;
+    d.set_item("version", &m.version)?;
+    d.set_item("status", m.status)?;
+    d.set_item("reason", &m.reason)?;
+    d.set_item("headers", PyList::new(py, &m.headers)?)?;
+    d.set_item("chunk_sizes", PyList::new(py, &m.chunk_sizes)?)?;
+    Ok(d)
+}
+
+fn frame_dict<'py>(py: Python<'py>, f: &WsFrame) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("fin", f.fin)?;
+    d.set_item("rsv", f.rsv)?;
+    d.set_item("opcode", f.opcode)?;
+    d.set_item("masked", f.masked)?;
+    d.set_item("payload_len", f.payload_len)?;
+    d.set_item("close_code", f.close_code)?;
+    d.set_item("close_reason", &f.close_reason)?;
+    Ok(d)
+}
+
+/// The TCP segments between two endpoints in frames `first..=last` of a capture, read
+/// natively: a list of (frame, ts_ns, ip_version, src, sport, dst, dport, ip_len, flags,
+/// seq, ack, payload_len, window, payload_captured, checksum_bad, http heads (dicts),
+/// WebSocket frames (dicts)), the heads and frames in the packet that completed them.
+#[pyfunction]
+#[pyo3(signature = (path, first, last, client, server, check_checksums = false))]
+fn connection_segments<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    first: u64,
+    last: u64,
+    client: (String, u16),
+    server: (String, u16),
+    check_checksums: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let client = (parse_ip(&client.0)?, client.1);
+    let server = (parse_ip(&server.0)?, server.1);
+    let run = || -> Result<Vec<SegmentView>, RunError> {
+        let reader = crate::capture::CaptureReader::open(&path).map_err(RunError::Capture)?;
+        crate::pipeline::connection_segments(reader, check_checksums, first, last, client, server)
+    };
+    let segments = py
+        .allow_threads(|| catch_unwind(AssertUnwindSafe(run)))
+        .map_err(|e| EnginePanic::new_err(format!("reading segments: {}", panic_message(&*e))))?
+        .map_err(|e| match e {
+            RunError::Unsupported(e) => UnsupportedCapture::new_err(e.to_string()),
+            RunError::Capture(e) => CaptureFormatError::new_err(e.to_string()),
+        })?;
+    let out = PyList::empty(py);
+    for s in &segments {
+        let http = PyList::empty(py);
+        let ws = PyList::empty(py);
+        for note in &s.notes {
+            match note {
+                Note::Http(m) => http.append(message_dict(py, m)?)?,
+                Note::Ws(f) => ws.append(frame_dict(py, f)?)?,
+            }
+        }
+        let fields: Vec<Bound<'py, PyAny>> = vec![
+            s.frame.into_pyobject(py)?.into_any(),
+            s.ts_ns.into_pyobject(py)?.into_any(),
+            s.ip_version.into_pyobject(py)?.into_any(),
+            s.src.0.to_string().into_pyobject(py)?.into_any(),
+            s.src.1.into_pyobject(py)?.into_any(),
+            s.dst.0.to_string().into_pyobject(py)?.into_any(),
+            s.dst.1.into_pyobject(py)?.into_any(),
+            s.ip_len.into_pyobject(py)?.into_any(),
+            s.flags.into_pyobject(py)?.into_any(),
+            s.seq.into_pyobject(py)?.into_any(),
+            s.ack.into_pyobject(py)?.into_any(),
+            s.payload_len.into_pyobject(py)?.into_any(),
+            s.window.into_pyobject(py)?.into_any(),
+            pyo3::types::PyBool::new(py, s.payload_captured)
+                .to_owned()
+                .into_any(),
+            pyo3::types::PyBool::new(py, s.checksum_bad)
+                .to_owned()
+                .into_any(),
+            http.into_any(),
+            ws.into_any(),
+        ];
+        out.append(PyTuple::new(py, fields)?)?;
+    }
+    Ok(out)
+}
+
 /// Open a capture for a native read.
 #[pyfunction]
 #[pyo3(signature = (path, check_checksums = false, batch = 4096, release_every = crate::pipeline::RELEASE_EVERY, app_details = true))]
@@ -790,6 +882,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Tracker>()?;
     m.add_class::<CaptureReader>()?;
     m.add_class::<RecordBatch>()?;
+    m.add_function(wrap_pyfunction!(connection_segments, m)?)?;
     m.add_function(wrap_pyfunction!(read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add(

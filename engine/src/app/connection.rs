@@ -81,6 +81,9 @@ struct Direction {
     /// the packet that completed it (a loader reassembling messages could not complete it
     /// either), and its chunk sizes are not trusted.
     gap_in_message: bool,
+    /// The note of the head whose body is being read (moved to the packet that completes
+    /// the message, where tshark reports it).
+    pending_note: Option<usize>,
 }
 
 impl Direction {
@@ -90,6 +93,7 @@ impl Direction {
             reasm: None,
             proto: Proto::Http(Box::default()),
             gap_in_message: false,
+            pending_note: None,
         }
     }
 
@@ -101,6 +105,14 @@ impl Direction {
         self.proto = Proto::Off;
         self.reasm = None;
     }
+}
+
+/// An HTTP message head or a WebSocket frame, in the packet that showed it (for
+/// step-by-step views such as `explain`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Note {
+    Http(HttpMessage),
+    Ws(WsFrame),
 }
 
 /// What the application layer found on one connection, for its record.
@@ -126,6 +138,8 @@ pub struct AppConnection {
     /// The packet that completed the last head (where the analysis's anomalies of a
     /// message that never completes are noted).
     last_head_frame: u64,
+    /// Heads and frames by packet, when asked for ([`AppConnection::with_notes`]).
+    notes: Option<Vec<(u64, Note)>>,
     /// Parse the streams (the native loader); false when a loader feeds messages.
     parse: bool,
 }
@@ -171,8 +185,23 @@ impl AppConnection {
             anomalies: Vec::new(),
             analysis_noted: 0,
             last_head_frame: 0,
+            notes: None,
             parse,
         }
+    }
+
+    /// Keep every message head and frame seen, with its packet, for [`take_notes`].
+    ///
+    /// [`take_notes`]: Self::take_notes
+    pub fn with_notes(mut self) -> Self {
+        self.notes = Some(Vec::new());
+        self
+    }
+
+    /// The heads and frames noted, each with the packet that completed it (a head: the
+    /// packet that completed its message, when the body arrived whole), in the order seen.
+    pub fn take_notes(&mut self) -> Vec<(u64, Note)> {
+        self.notes.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Side `side`'s stream starts at sequence number `seq` (its ISN + 1), from the SYN or
@@ -267,10 +296,12 @@ impl AppConnection {
         let anomalies = &mut self.anomalies;
         let analysis_noted = &mut self.analysis_noted;
         let last_head_frame = &mut self.last_head_frame;
+        let notes = &mut self.notes;
         let Direction {
             reasm,
             proto,
             gap_in_message,
+            pending_note,
             ..
         } = &mut *me;
         let reasm = reasm.get_or_insert_with(|| Reassembler::new(first_seq));
@@ -278,11 +309,13 @@ impl AppConnection {
             at,
             proto,
             gap_in_message,
+            pending_note,
             other,
             analysis,
             anomalies,
             analysis_noted,
             last_head_frame,
+            notes,
         };
         call(reasm, &mut |ev| ctx.stream_event(ev));
         reasm.skip(ctx.proto.skippable());
@@ -339,11 +372,13 @@ struct Ctx<'c> {
     at: At,
     proto: &'c mut Proto,
     gap_in_message: &'c mut bool,
+    pending_note: &'c mut Option<usize>,
     other: &'c mut Direction,
     analysis: &'c mut AppAnalysis,
     anomalies: &'c mut Vec<(u64, &'static str)>,
     analysis_noted: &'c mut usize,
     last_head_frame: &'c mut u64,
+    notes: &'c mut Option<Vec<(u64, Note)>>,
 }
 
 impl Ctx<'_> {
@@ -428,6 +463,9 @@ impl Ctx<'_> {
                 WsEvent::Frame { frame, .. } => {
                     self.analysis
                         .ws_frame(self.at.client, &frame, self.at.frame);
+                    if let Some(notes) = self.notes.as_mut() {
+                        notes.push((self.at.frame, Note::Ws(frame)));
+                    }
                 }
                 WsEvent::Anomaly { kind, .. } => {
                     if kind == WsAnomaly::InvalidLength {
@@ -451,6 +489,10 @@ impl Ctx<'_> {
                     message.reason = None;
                 }
                 self.analysis.head(&message, ts_ns, frame);
+                if let Some(notes) = self.notes.as_mut() {
+                    *self.pending_note = Some(notes.len());
+                    notes.push((frame, Note::Http(message.clone())));
+                }
                 // What the analysis found in the head is noted when the message completes
                 // (below), in the packet tshark reports it in too.
                 *self.last_head_frame = frame;
@@ -470,7 +512,12 @@ impl Ctx<'_> {
                 let request = matches!(&self.proto, Proto::Http(p) if p.is_request() == Some(true));
                 if !*self.gap_in_message {
                     self.analysis.body_done(request, &chunk_sizes, ts_ns, frame);
+                    let pending = self.pending_note.take();
+                    if let Some(note) = pending.and_then(|i| self.notes.as_mut()?.get_mut(i)) {
+                        note.0 = frame;
+                    }
                 }
+                *self.pending_note = None;
                 *self.gap_in_message = false;
                 note_analysis(self.analysis, self.analysis_noted, self.anomalies, frame);
             }
@@ -535,6 +582,9 @@ impl Ctx<'_> {
                         match e {
                             WsEvent::Frame { frame: f, .. } => {
                                 self.analysis.ws_frame(client, &f, frame);
+                                if let Some(notes) = self.notes.as_mut() {
+                                    notes.push((frame, Note::Ws(f)));
+                                }
                             }
                             WsEvent::Anomaly { kind, .. } => {
                                 ws_anomaly(self.anomalies, frame, kind)
