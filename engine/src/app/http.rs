@@ -420,14 +420,15 @@ impl HttpParser {
                 State::Head => self.feed_head(data, out),
                 State::Body(body) => self.feed_body(body, data, out),
                 State::AwaitResponse(_) => {
-                    self.advance(data.len());
-                    let room = MAX_UPGRADE_HELD.saturating_sub(self.held.len());
-                    if data.len() > room {
+                    if let Some(n) = past_limit(self.held.len(), data.len(), MAX_UPGRADE_HELD) {
+                        self.advance(n);
                         self.stop(HttpAnomaly::UpgradeUnanswered, out);
+                        n
                     } else {
+                        self.advance(data.len());
                         self.held.extend_from_slice(data);
+                        data.len()
                     }
-                    data.len()
                 }
                 State::Switched | State::Stopped => {
                     self.advance(data.len());
@@ -589,11 +590,12 @@ impl HttpParser {
                 line = line.get(..=i).unwrap_or(line);
             }
         }
-        self.advance(line.len());
-        if self.buf.len().saturating_add(line.len()) > MAX_HEAD_LEN {
+        if let Some(n) = past_limit(self.buf.len(), line.len(), MAX_HEAD_LEN) {
+            self.advance(n);
             self.stop(HttpAnomaly::HeadTooLong, out);
-            return line.len();
+            return n;
         }
+        self.advance(line.len());
         self.buf.extend_from_slice(line);
         if !self.first_line_done && !plausible_start(&self.buf) {
             self.reject_head(out);
@@ -816,11 +818,12 @@ impl HttpParser {
             }
             Body::ChunkSize => {
                 let (line, complete) = split_line(data);
-                self.advance(line.len());
-                if self.buf.len().saturating_add(line.len()) > MAX_CHUNK_LINE_LEN {
+                if let Some(n) = past_limit(self.buf.len(), line.len(), MAX_CHUNK_LINE_LEN) {
+                    self.advance(n);
                     self.stop(HttpAnomaly::InvalidChunkSize, out);
-                    return line.len();
+                    return n;
                 }
+                self.advance(line.len());
                 self.buf.extend_from_slice(line);
                 if complete {
                     self.end_of_chunk_line(out);
@@ -829,12 +832,13 @@ impl HttpParser {
             }
             Body::Trailers => {
                 let (line, complete) = split_line(data);
+                if let Some(n) = past_limit(self.trailer_len, line.len(), MAX_HEAD_LEN) {
+                    self.advance(n);
+                    self.stop(HttpAnomaly::HeadTooLong, out);
+                    return n;
+                }
                 self.advance(line.len());
                 self.trailer_len = self.trailer_len.saturating_add(line.len());
-                if self.trailer_len > MAX_HEAD_LEN {
-                    self.stop(HttpAnomaly::HeadTooLong, out);
-                    return line.len();
-                }
                 self.buf.extend_from_slice(line);
                 if complete {
                     let empty = trim_eol(&self.buf).is_empty();
@@ -976,6 +980,14 @@ fn plausible_start(buf: &[u8]) -> bool {
         }
     }
     true
+}
+
+/// When `have` bytes and `more` exceed `limit`: how many of `more` take the count one byte
+/// past it. Limit anomalies consume only that many, so that they are reported at the same
+/// offset however the bytes were split into calls (they used to be reported at the end of
+/// the piece that crossed the limit).
+fn past_limit(have: usize, more: usize, limit: usize) -> Option<usize> {
+    (have.saturating_add(more) > limit).then(|| limit.saturating_sub(have).saturating_add(1))
 }
 
 /// The index in `more` of the byte with which `buf` followed by `more` stops being a

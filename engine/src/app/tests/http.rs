@@ -928,6 +928,54 @@ fn every_split_and_bytewise_feeding_give_the_same_events() {
 }
 
 #[test]
+fn limit_anomalies_are_reported_one_byte_past_the_limit_whatever_the_split() {
+    // Found with the http_parser fuzz target's split check (a chunk-size line longer than
+    // MAX_CHUNK_LINE_LEN; regressions/http_parser-chunk-line-limit-offset): a limit
+    // anomaly used to be reported at the end of whichever
+    // piece crossed the limit. Heads, trailers and held upgrade bytes had the same code.
+    let chunked: &[u8] = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let upgrade: &[u8] = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n";
+    let long = vec![b'a'; 70_000];
+    let cat = |parts: &[&[u8]]| parts.concat();
+    let cases = [
+        (
+            cat(&[chunked, b"1;", &long[..5000], b"\r\n"]),
+            HttpAnomaly::InvalidChunkSize,
+            chunked.len() + MAX_CHUNK_LINE_LEN + 1,
+        ),
+        (
+            cat(&[b"GET / HTTP/1.1\r\nX: ", &long, b"\r\n\r\n"]),
+            HttpAnomaly::HeadTooLong,
+            MAX_HEAD_LEN + 1,
+        ),
+        (
+            cat(&[chunked, b"0\r\nX: ", &long, b"\r\n\r\n"]),
+            HttpAnomaly::HeadTooLong,
+            chunked.len() + 3 + MAX_HEAD_LEN + 1,
+        ),
+        (
+            cat(&[upgrade, &long]),
+            HttpAnomaly::UpgradeUnanswered,
+            upgrade.len() + MAX_UPGRADE_HELD + 1,
+        ),
+    ];
+    for (stream, kind, at) in cases {
+        let whole = parse(&[&stream], true);
+        let offset = at as u64;
+        assert!(
+            whole.contains(&HttpEvent::Anomaly { offset, kind }),
+            "{kind:?} at {offset}: {whole:?}"
+        );
+        for cut in [1, at - 2, at - 1, at, at + 1, stream.len() - 1] {
+            let (a, b) = stream.split_at(cut);
+            assert_eq!(parse(&[a, b], true), whole, "{kind:?}, cut at {cut}");
+        }
+        let pieces: Vec<&[u8]> = stream.chunks(1000).collect();
+        assert_eq!(parse(&pieces, true), whole, "{kind:?} in pieces of 1000");
+    }
+}
+
+#[test]
 fn arbitrary_bytes_never_panic() {
     let mut x: u64 = 0x1234_5678_9abc_def1;
     let mut next = move || {
