@@ -24,6 +24,7 @@
 //!     `[(a >> 3) & 7]`;
 //!   - 3: skip `b` bytes of the input (0: as many as `skippable()` says), whether or not
 //!     the parser said they were skippable.
+//!
 //!   The operations repeat until both directions' bytes are used up (at most a bounded
 //!   number of rounds); what is left is fed, then both directions end.
 //! * the rest: the client's bytes, then the server's.
@@ -462,6 +463,8 @@ fn pair<'b, 'a>(dirs: &'b mut [Dir<'a>; 2], x: usize) -> (&'b mut Dir<'a>, &'b m
 
 /// Checks and routes the events `evs` of direction `d` (and whatever they cause on the
 /// other direction), as a caller following `app/mod.rs` would.
+// Each arm states the case it handles; folding the `if`s into guards would hide that.
+#[allow(clippy::collapsible_match)]
 fn process(
     dirs: &mut [Dir<'_>; 2],
     d: usize,

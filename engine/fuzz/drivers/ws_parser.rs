@@ -14,6 +14,7 @@
 //!     `[(a >> 2) & 7]`;
 //!   - 3: skip `b` bytes of the input (0: as many as `skippable()` says), whether or not
 //!     the parser said they were skippable.
+//!
 //!   The operations repeat until the bytes are used up (at most a bounded number of
 //!   rounds); what is left is fed, then the stream ends.
 //! * the rest: the stream.
