@@ -334,6 +334,24 @@ fn new_entry(p: &Packet<'_>, opts: &TrackerOptions, next_id: &mut u64, stack: &[
     }
 }
 
+/// A TCP packet as the application layer takes it, sent by connection side `side`.
+fn segment_of<'a>(p: &'a Packet<'_>, side: usize, from_client: bool) -> Segment<'a> {
+    Segment {
+        side,
+        from_client,
+        seq: p.seq,
+        ack: p.ack,
+        syn: p.flags & SYN != 0,
+        fin: p.flags & FIN != 0,
+        rst: p.flags & RST != 0,
+        has_ack: p.flags & ACK != 0,
+        payload: &p.payload,
+        payload_len: p.payload_len,
+        ts_ns: p.ts_ns,
+        frame: p.frame,
+    }
+}
+
 /// Hand a TCP segment (and what the loader parsed in it) to the connection's application
 /// layer, starting it at the first payload, a FIN, or a loader's message.
 fn feed_app(
@@ -365,20 +383,7 @@ fn feed_app(
     let mut idle = false;
     if parse {
         let side = usize::from(!(p.src == c.sides[0].addr && p.sport == c.sides[0].port));
-        app.segment(&Segment {
-            side,
-            from_client: from_orig,
-            seq: p.seq,
-            ack: p.ack,
-            syn: p.flags & SYN != 0,
-            fin: p.flags & FIN != 0,
-            rst: p.flags & RST != 0,
-            has_ack: p.flags & ACK != 0,
-            payload: &p.payload,
-            payload_len: p.payload_len,
-            ts_ns: p.ts_ns,
-            frame: p.frame,
-        });
+        app.segment(&segment_of(p, side, from_orig));
         idle = app.is_idle();
     }
     if let Some(ext) = ext {
@@ -673,20 +678,7 @@ pub fn connection_segments(
             }
             let sender = *first_sender.get_or_insert(src);
             if !(p.checksum_bad && check_checksums) {
-                app.segment(&Segment {
-                    side: usize::from(src != sender),
-                    from_client: src == client,
-                    seq: p.seq,
-                    ack: p.ack,
-                    syn: p.flags & SYN != 0,
-                    fin: p.flags & FIN != 0,
-                    rst: p.flags & RST != 0,
-                    has_ack: p.flags & ACK != 0,
-                    payload: &p.payload,
-                    payload_len: p.payload_len,
-                    ts_ns: p.ts_ns,
-                    frame: p.frame,
-                });
+                app.segment(&segment_of(p, usize::from(src != sender), src == client));
             }
             out.push(SegmentView {
                 frame: p.frame,

@@ -407,7 +407,7 @@ impl Ctx<'_> {
             Proto::Ws(p) => {
                 let mut events = Vec::new();
                 p.feed(data, &mut |e| events.push(e));
-                self.ws_events(events);
+                self.ws_events(events, self.at.client);
             }
             Proto::Off => {}
         }
@@ -433,7 +433,7 @@ impl Ctx<'_> {
                 } else {
                     p.skip(len, &mut |e| events.push(e));
                 }
-                self.ws_events(events);
+                self.ws_events(events, self.at.client);
             }
             Proto::Off => {}
         }
@@ -451,27 +451,29 @@ impl Ctx<'_> {
             Proto::Ws(p) => {
                 let mut events = Vec::new();
                 p.fin(&mut |e| events.push(e));
-                self.ws_events(events);
+                self.ws_events(events, self.at.client);
             }
             Proto::Off => {}
         }
     }
 
-    fn ws_events(&mut self, events: Vec<WsEvent>) {
+    /// Frames and anomalies of the WebSocket parser of a direction sent by the client if
+    /// `client`, found in this packet.
+    fn ws_events(&mut self, events: Vec<WsEvent>, client: bool) {
+        let frame_no = self.at.frame;
         for e in events {
             match e {
                 WsEvent::Frame { frame, .. } => {
-                    self.analysis
-                        .ws_frame(self.at.client, &frame, self.at.frame);
+                    self.analysis.ws_frame(client, &frame, frame_no);
                     if let Some(notes) = self.notes.as_mut() {
-                        notes.push((self.at.frame, Note::Ws(frame)));
+                        notes.push((frame_no, Note::Ws(frame)));
                     }
                 }
                 WsEvent::Anomaly { kind, .. } => {
                     if kind == WsAnomaly::InvalidLength {
-                        self.analysis.ws_invalid_length(self.at.frame);
+                        self.analysis.ws_invalid_length(frame_no);
                     }
-                    ws_anomaly(self.anomalies, self.at.frame, kind);
+                    ws_anomaly(self.anomalies, frame_no, kind);
                 }
             }
         }
@@ -524,14 +526,7 @@ impl Ctx<'_> {
             HttpEvent::Upgrade { offset, buffered } => {
                 let request = matches!(&self.proto, Proto::Http(p) if p.is_request() == Some(true));
                 if self.analysis.ws_active() {
-                    let sender = if request {
-                        Sender::Client
-                    } else {
-                        Sender::Server
-                    };
-                    let mut ws = Box::new(WsParser::new(sender, offset));
-                    let mut events = Vec::new();
-                    ws.feed(&buffered, &mut |e| events.push(e));
+                    let (mut ws, mut events) = start_ws(request, offset, &buffered);
                     // The rest of the slice being fed, from the new protocol's first byte.
                     if let Some((start, data)) = slice {
                         let from = offset.saturating_add(len64(buffered.len()));
@@ -544,7 +539,7 @@ impl Ctx<'_> {
                         }
                     }
                     *self.proto = Proto::Ws(ws);
-                    self.ws_events(events);
+                    self.ws_events(events, self.at.client);
                 } else {
                     *self.proto = Proto::Off;
                 }
@@ -568,29 +563,9 @@ impl Ctx<'_> {
                 if self.analysis.ws_active() {
                     let request =
                         matches!(&self.other.proto, Proto::Http(p) if p.is_request() == Some(true));
-                    let sender = if request {
-                        Sender::Client
-                    } else {
-                        Sender::Server
-                    };
-                    let mut ws = Box::new(WsParser::new(sender, offset));
-                    let mut events = Vec::new();
-                    ws.feed(&buffered, &mut |e| events.push(e));
+                    let (ws, events) = start_ws(request, offset, &buffered);
                     self.other.proto = Proto::Ws(ws);
-                    let client = !self.at.client;
-                    for e in events {
-                        match e {
-                            WsEvent::Frame { frame: f, .. } => {
-                                self.analysis.ws_frame(client, &f, frame);
-                                if let Some(notes) = self.notes.as_mut() {
-                                    notes.push((frame, Note::Ws(f)));
-                                }
-                            }
-                            WsEvent::Anomaly { kind, .. } => {
-                                ws_anomaly(self.anomalies, frame, kind)
-                            }
-                        }
-                    }
+                    self.ws_events(events, !self.at.client);
                 } else {
                     self.other.turn_off();
                 }
@@ -600,6 +575,21 @@ impl Ctx<'_> {
             HttpEvent::Head { .. } | HttpEvent::BodyDone { .. } => {}
         }
     }
+}
+
+/// The WebSocket parser of a direction that switched at stream offset `offset` (sent by
+/// the client if it carried the requests), and its events on the bytes the HTTP parser
+/// had held since the switch.
+fn start_ws(request: bool, offset: u64, buffered: &[u8]) -> (Box<WsParser>, Vec<WsEvent>) {
+    let sender = if request {
+        Sender::Client
+    } else {
+        Sender::Server
+    };
+    let mut ws = Box::new(WsParser::new(sender, offset));
+    let mut events = Vec::new();
+    ws.feed(buffered, &mut |e| events.push(e));
+    (ws, events)
 }
 
 /// A frame parser's anomaly, unless the analysis reports it as a problem of the session
