@@ -96,6 +96,8 @@ class PacketRecord(NamedTuple):
             source, outer destination, outer source port, outer destination port); the
             ports are 0 for IP-level tunnels. For ``icmp`` packets, ``sport`` is the ICMP
             type and ``dport`` the code (the engine turns them into Zeek's ports).
+        options: the TCP header's raw option bytes (the engine reads MSS, window scale,
+            SACK and timestamps from them, as it does from the packets it decodes).
     """
 
     frame: int
@@ -117,3 +119,13 @@ class PacketRecord(NamedTuple):
     http: tuple[HttpMessage, ...] = ()
     ws: tuple[WsFrame, ...] = ()
     tunnels: tuple[tuple[str, str, str, int, int], ...] = ()
+    options: bytes = b""
+
+
+def option_bytes(text: str) -> bytes:
+    """tshark's ``tcp.options`` (hex, with or without ``:`` separators) -> bytes; empty
+    when it is not hex."""
+    try:
+        return bytes.fromhex(text.replace(":", ""))
+    except ValueError:
+        return b""

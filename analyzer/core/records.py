@@ -49,6 +49,8 @@ class ConnectionRecord:
         anomalies: what did not follow the RFC, each with its frame number.
         tunnel_parents: uids of the tunnels this connection was carried in (Zeek's
             ``tunnel_parents``: the outer UDP flow's uid, or an IP tunnel's), sorted.
+        retrans_rate, *_c2s, *_s2c: TCP health, per direction, with tcptrace's meaning
+            (:data:`HEALTH_FIELDS`; README, "TCP health"); None for UDP and ICMP.
     """
 
     capture: str
@@ -97,6 +99,56 @@ class ConnectionRecord:
     zeek_flipped: bool
     anomalies: tuple[str, ...]
     tunnel_parents: tuple[str, ...] = ()
+    #: TCP health (tcptrace's figures; README, "TCP health"); None for UDP and ICMP.
+    retrans_rate: float | None = None
+    seq_packets_c2s: int | None = None
+    seq_packets_s2c: int | None = None
+    retrans_packets_c2s: int | None = None
+    retrans_packets_s2c: int | None = None
+    retrans_bytes_c2s: int | None = None
+    retrans_bytes_s2c: int | None = None
+    out_of_order_packets_c2s: int | None = None
+    out_of_order_packets_s2c: int | None = None
+    dup_acks_c2s: int | None = None
+    dup_acks_s2c: int | None = None
+    triple_dup_acks_c2s: int | None = None
+    triple_dup_acks_s2c: int | None = None
+    sack_packets_c2s: int | None = None
+    sack_packets_s2c: int | None = None
+    dsack_packets_c2s: int | None = None
+    dsack_packets_s2c: int | None = None
+    zero_window_advertisements_c2s: int | None = None
+    zero_window_advertisements_s2c: int | None = None
+    zero_window_probes_c2s: int | None = None
+    zero_window_probes_s2c: int | None = None
+    mss_c2s: int | None = None
+    mss_s2c: int | None = None
+    window_scale_c2s: int | None = None
+    window_scale_s2c: int | None = None
+    sack_permitted_c2s: bool | None = None
+    sack_permitted_s2c: bool | None = None
+    timestamps_c2s: bool | None = None
+    timestamps_s2c: bool | None = None
+    window_min_c2s: int | None = None
+    window_min_s2c: int | None = None
+    window_max_c2s: int | None = None
+    window_max_s2c: int | None = None
+    window_avg_c2s: int | None = None
+    window_avg_s2c: int | None = None
+    rtt_samples_c2s: int | None = None
+    rtt_samples_s2c: int | None = None
+    rtt_min_s_c2s: float | None = None
+    rtt_min_s_s2c: float | None = None
+    rtt_avg_s_c2s: float | None = None
+    rtt_avg_s_s2c: float | None = None
+    rtt_max_s_c2s: float | None = None
+    rtt_max_s_s2c: float | None = None
+    rtt_stdev_s_c2s: float | None = None
+    rtt_stdev_s_s2c: float | None = None
+    idle_max_s_c2s: float | None = None
+    idle_max_s_s2c: float | None = None
+    throughput_bps_c2s: float | None = None
+    throughput_bps_s2c: float | None = None
     #: The connection's HTTP transactions and WebSocket upgrade attempts (not columns).
     transactions: tuple[HttpTransaction, ...] = field(default=(), repr=False)
     websockets: tuple[WebSocketSession, ...] = field(default=(), repr=False)
@@ -115,3 +167,36 @@ FIELD_NAMES: tuple[str, ...] = tuple(
     f.name for f in fields(ConnectionRecord)
     if f.name not in ("transactions", "websockets", "conn_id")
 )
+
+
+#: The per-direction TCP health figures, in record order; each is a column twice, with
+#: ``_c2s`` and ``_s2c`` (README, "TCP health").
+HEALTH_FIGURES: tuple[str, ...] = (
+    "seq_packets",
+    "retrans_packets",
+    "retrans_bytes",
+    "out_of_order_packets",
+    "dup_acks",
+    "triple_dup_acks",
+    "sack_packets",
+    "dsack_packets",
+    "zero_window_advertisements",
+    "zero_window_probes",
+    "mss",
+    "window_scale",
+    "sack_permitted",
+    "timestamps",
+    "window_min",
+    "window_max",
+    "window_avg",
+    "rtt_samples",
+    "rtt_min_s",
+    "rtt_avg_s",
+    "rtt_max_s",
+    "rtt_stdev_s",
+    "idle_max_s",
+    "throughput_bps",
+)
+#: Every TCP health column: ``retrans_rate``, then each figure both ways.
+HEALTH_FIELDS: tuple[str, ...] = ("retrans_rate", *(
+    f"{name}_{way}" for name in HEALTH_FIGURES for way in ("c2s", "s2c")))

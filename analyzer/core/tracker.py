@@ -16,7 +16,7 @@ from typing import Any
 from analyzer import _engine
 from analyzer.core.app import sessions_from_engine, transactions_from_engine
 from analyzer.core.packets import PacketRecord
-from analyzer.core.records import ConnectionRecord
+from analyzer.core.records import HEALTH_FIELDS, ConnectionRecord
 
 NS = 1_000_000_000
 
@@ -64,6 +64,7 @@ def to_record(capture: str, d: Mapping[str, Any]) -> ConnectionRecord:
         transactions=transactions_from_engine(d["transactions"]),
         websockets=sessions_from_engine(d["websockets"]),
         conn_id=d["id"],
+        **{name: d[name] for name in HEALTH_FIELDS},
     )
 
 

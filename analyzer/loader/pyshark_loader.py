@@ -57,7 +57,7 @@ from typing import Any
 import pyshark
 from pyshark.capture.capture import TSharkCrashException
 
-from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame
+from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame, option_bytes
 from analyzer.loader.tshark import (
     AGG,
     FIELDS,
@@ -94,6 +94,7 @@ _TCP_FIELDS = frozenset(
         "tcp.len",
         "tcp.window_size_value",
         "tcp.checksum.status",
+        "tcp.options",
     }
 )
 _UDP_FIELDS = frozenset({"udp.srcport", "udp.dstport", "udp.length", "udp.checksum.status"})
@@ -317,6 +318,7 @@ def record_from_packet(packet: Any) -> PacketRecord | None:
             checksum_bad=ip_bad or tcp.get("tcp.checksum.status") == _CHECKSUM_BAD,
             http=http,
             ws=ws,
+            options=option_bytes(str(tcp.get("tcp.options") or "")),
         )
 
     dport = udp.get("udp.dstport")

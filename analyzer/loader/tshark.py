@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame
+from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame, option_bytes
 from analyzer.errors import BadDisplayFilter, CaptureError, TsharkNotFound, TsharkTooOld
 
 MIN_TSHARK = (3, 6, 0)
@@ -80,6 +80,8 @@ FIELDS: tuple[str, ...] = (
     "icmpv6.type", "icmpv6.code", "icmpv6.checksum.status", "ipv6.hopopts.len",
     # A datagram reassembled from IP fragments: its payload length (columns 50-51)
     "ip.reassembled.length", "ipv6.reassembled.length",
+    # The TCP options, raw (column 52)
+    "tcp.options",
 )
 AGG = "\x1f"  # the occurrence separator: a control character no field value contains
 
@@ -522,7 +524,8 @@ def _transport(occ: dict[int, list[str]], frame: int, ts: int,
         return PacketRecord(
             frame, ts, "tcp", ver, src, int(sport), dst, int(dport), ip_len,
             int(flags, 16) & 0xFF, _int(occ[14], i), _int(occ[15], i), _int(occ[16], i),
-            _int(occ[17], i), captured, ip_bad or _at_str(occ[18], i) == "0", tunnels=chain)
+            _int(occ[17], i), captured, ip_bad or _at_str(occ[18], i) == "0", tunnels=chain,
+            options=option_bytes(_at_str(occ[52], i)))
     if kind == "udp":
         sport, dport = _at_str(occ[19], i), _at_str(occ[20], i)
         if not (sport and dport):
@@ -592,6 +595,7 @@ def parse_fields(c: list[str], frame_offset: int = 0) -> PacketRecord | None:
             int(c[17] or 0), captured, ip_bad or c[18] == "0",
             parse_http(c[23:32]) if (c[23] or c[26]) else (),
             parse_ws(c[32:41]) if c[34] else (),
+            (), option_bytes(_last(c[52])) if c[52] else b"",
         )
     return PacketRecord(
         int(c[0]) + frame_offset, ts, "udp", ver, src, int(c[19]), dst, int(c[20]), ip_len,

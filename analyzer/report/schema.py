@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyzer.core.records import FIELD_NAMES
+from analyzer.core.records import FIELD_NAMES, HEALTH_FIELDS, ConnectionRecord
 from analyzer.core.vocab import CONN_STATES, Proto, TcpState
 
 STATES = [s.value for s in TcpState]
@@ -24,6 +24,10 @@ INT_COLUMNS = ("client_port", "server_port", "ip_version", "first_ts_ns", "last_
                "syn_retransmissions", "packets_c2s", "packets_s2c", "bytes_c2s", "bytes_s2c",
                "missed_bytes", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
                "http_requests", "http_responses", "first_frame", "last_frame")
+#: The TCP health columns' kinds, from the record's annotations (``int | None`` etc.).
+_NULLABLE = {"int | None": "Int64", "bool | None": "boolean", "float | None": "float64"}
+HEALTH_KINDS: dict[str, str] = {
+    name: _NULLABLE[str(ConnectionRecord.__annotations__[name])] for name in HEALTH_FIELDS}
 NULLABLE_INT = ("orig_bytes", "resp_bytes")
 BOOL_COLUMNS = ("client_inferred", "websocket", "zeek_flipped")
 NULLABLE_BOOL = ("handshake_valid",)
@@ -34,6 +38,8 @@ TIME_COLUMNS = {"first_time": "first_ts_ns", "last_time": "last_ts_ns"}
 
 
 def column_kind(name: str) -> str:
+    if name in HEALTH_KINDS:
+        return HEALTH_KINDS[name]
     if name in CATEGORIES:
         return "category"
     if name in INT_COLUMNS:

@@ -10,6 +10,7 @@
 
 use crate::app::analysis::HttpTransaction;
 use crate::record::ConnectionRecord;
+use crate::tcp::health::{self, Figure};
 
 /// What a column holds, as the caller's schema names it.
 #[derive(Clone, Debug, PartialEq)]
@@ -155,7 +156,11 @@ fn value<'a>(r: &'a ConnectionRecord, field: &str, capture: &'a str) -> Option<V
         "zeek_flipped" => Bool(Some(r.zeek_flipped)),
         "anomalies" => List(&r.anomalies),
         "tunnel_parents" => List(&r.tunnel_parents),
-        _ => return None,
+        _ => match health::column_value(r.health.as_deref(), field)? {
+            Figure::Int(x) => Int(x),
+            Figure::Float(x) => Float(x),
+            Figure::Bool(x) => Bool(x),
+        },
     })
 }
 

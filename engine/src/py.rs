@@ -20,6 +20,7 @@ use crate::pipeline::{
     CaptureRun, Conn, LoaderApp, RunError, SegmentView, Tracker as CoreTracker, TrackerOptions,
 };
 use crate::record::ConnectionRecord;
+use crate::tcp::health::{self, Figure};
 
 create_exception!(
     _engine,
@@ -101,7 +102,21 @@ fn record_dict<'py>(py: Python<'py>, r: &ConnectionRecord) -> PyResult<Bound<'py
     d.set_item("websocket", r.websocket)?;
     d.set_item("transactions", transactions_list(py, &r.transactions)?)?;
     d.set_item("websockets", sessions_list(py, &r.websockets)?)?;
+    for (name, _) in health::column_names() {
+        if let Some(f) = health::column_value(r.health.as_deref(), &name) {
+            d.set_item(name, figure_py(py, f)?)?;
+        }
+    }
     Ok(d)
+}
+
+/// A health figure as a Python value (None when null).
+fn figure_py(py: Python<'_>, f: Figure) -> PyResult<Bound<'_, PyAny>> {
+    Ok(match f {
+        Figure::Int(x) => x.into_pyobject(py)?.into_any(),
+        Figure::Float(x) => x.into_pyobject(py)?.into_any(),
+        Figure::Bool(x) => x.into_pyobject(py)?.to_owned().into_any(),
+    })
 }
 
 fn transaction_dict<'py>(py: Python<'py>, t: &HttpTransaction) -> PyResult<Bound<'py, PyDict>> {
@@ -264,6 +279,16 @@ fn records_columns<'py>(
     col!("http_requests", |r| r.http_requests);
     col!("http_responses", |r| r.http_responses);
     col!("websocket", |r| r.websocket);
+    for (name, _) in health::column_names() {
+        let values = PyList::empty(py);
+        for r in recs {
+            match health::column_value(r.health.as_deref(), &name) {
+                Some(f) => values.append(figure_py(py, f)?)?,
+                None => values.append(py.None())?,
+            }
+        }
+        d.set_item(name, values)?;
+    }
     let anomalies = PyList::empty(py);
     let parents = PyList::empty(py);
     let txs = PyList::empty(py);
@@ -407,6 +432,13 @@ impl Tracker {
                 });
             }
         }
+        // The raw TCP option bytes (tshark's `tcp.options`), parsed as the decoder does.
+        let options = if p.len()? > 19 {
+            let raw: Vec<u8> = p.get_item(19)?.extract()?;
+            crate::decode::tcp_options::parse(&raw)
+        } else {
+            Default::default()
+        };
         let packet = Packet {
             frame: p.get_item(0)?.extract()?,
             ts_ns: p.get_item(1)?.extract()?,
@@ -422,6 +454,7 @@ impl Tracker {
             ack: p.get_item(11)?.extract()?,
             payload_len: p.get_item(12)?.extract()?,
             window: p.get_item(13)?.extract()?,
+            options,
             payload_captured: p.get_item(14)?.extract()?,
             checksum_bad: p.get_item(15)?.extract()?,
             icmp_one_way,

@@ -11,6 +11,7 @@ use crate::flow::icmp::IcmpFlow;
 use crate::flow::udp::UdpFlow;
 use crate::flow::Endpoint;
 use crate::tcp::endpoint::tcp_conn_state;
+use crate::tcp::health::HealthFigures;
 use crate::tcp::outcome::{self, Role};
 use crate::tcp::TcpConnection;
 
@@ -65,6 +66,8 @@ pub struct ConnectionRecord {
     pub websocket: bool,
     pub transactions: Vec<HttpTransaction>,
     pub websockets: Vec<WebSocketSession>,
+    /// TCP health (tcptrace's figures); None for UDP and ICMP.
+    pub health: Option<Box<HealthFigures>>,
 }
 
 fn positive(ns: i64) -> Option<i64> {
@@ -99,6 +102,7 @@ pub fn from_tcp(id: u64, c: TcpConnection, app: Option<AppResult>) -> Connection
     let history = c.history.as_string();
     let duration = positive(c.zeek_last_ns - c.start_ns);
     let app = app.unwrap_or_default();
+    let health = HealthFigures::of(&c.health, o, c.last_ns - c.first_ns);
     let mut anomalies = c.anomalies;
     anomalies.extend(
         app.anomalies
@@ -150,6 +154,7 @@ pub fn from_tcp(id: u64, c: TcpConnection, app: Option<AppResult>) -> Connection
         websocket: app.websocket,
         transactions: app.transactions,
         websockets: app.websockets,
+        health: Some(Box::new(health)),
     }
 }
 
@@ -216,6 +221,7 @@ fn flow_record(
         websocket: false,
         transactions: Vec::new(),
         websockets: Vec::new(),
+        health: None,
     }
 }
 

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::checksum;
+use super::tcp_options;
 use super::{
     owned, DecodeError, Decoder, Meta, Packet, Transport, Tunnel, TunnelKind, MAX_TUNNEL_DEPTH,
 };
@@ -342,6 +343,7 @@ impl Decoder {
             ack: 0,
             payload_len: 0,
             window: 0,
+            options: Default::default(),
             payload_captured: true,
             checksum_bad: l3.hdr_bad,
             icmp_one_way: false,
@@ -360,6 +362,7 @@ impl Decoder {
                 p.ack = be32(h, 8);
                 p.flags = h[13];
                 p.window = be16(h, 14);
+                p.options = tcp_options::parse(l4.get(20..doff).unwrap_or(&[]));
                 p.payload_len = (l4_len - doff) as u32;
                 p.payload = Cow::Borrowed(whole.get(doff..).unwrap_or(&[]));
                 p.payload_captured = complete;

@@ -13,6 +13,7 @@ mod checksum;
 mod frag;
 mod ip;
 pub mod packet;
+pub mod tcp_options;
 mod tunnel;
 
 #[cfg(test)]
@@ -292,6 +293,7 @@ pub(crate) fn owned<'b>(p: Packet<'_>) -> Packet<'b> {
         ack: p.ack,
         payload_len: p.payload_len,
         window: p.window,
+        options: p.options,
         payload_captured: p.payload_captured,
         checksum_bad: p.checksum_bad,
         icmp_one_way: p.icmp_one_way,

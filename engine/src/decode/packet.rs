@@ -113,6 +113,8 @@ pub struct Packet<'a> {
     pub payload_len: u32,
     /// The raw (unscaled) TCP window field (0 for UDP/ICMP).
     pub window: u16,
+    /// The TCP options the engine reads (default for UDP/ICMP).
+    pub options: crate::decode::tcp_options::TcpOptions,
     /// False when the snap length cut the payload short.
     pub payload_captured: bool,
     /// The checksum was verified (only when asked for) and found wrong: the IPv4 header's,

@@ -20,6 +20,7 @@ use crate::decode::Packet;
 use crate::flow::history::{HistoryLog, LIKELY_SERVER_PORTS_TCP};
 use crate::flow::{make_uid, Endpoint, Timeouts, TimerKind};
 use crate::tcp::endpoint::{seq_delta, ZeekEndpoint};
+use crate::tcp::health::{Health, Marks, SegmentFacts};
 use crate::tcp::state::{step, Event, TcpState};
 
 /// One endpoint of a TCP connection.
@@ -182,6 +183,23 @@ pub struct TcpConnection {
     pub first_rst: Option<usize>,
     pub anomalies: Vec<String>,
     pub tunnel_parents: Vec<String>,
+    /// Retransmissions, windows and round trips, per side (tcptrace's view).
+    pub health: Health,
+    /// What the last segment fed was, for the ladder.
+    pub last_marks: Marks,
+}
+
+/// The header facts the health view reads.
+pub fn health_facts(p: &Packet<'_>) -> SegmentFacts {
+    SegmentFacts {
+        ts_ns: p.ts_ns,
+        flags: p.flags,
+        seq: p.seq,
+        ack: p.ack,
+        payload_len: p.payload_len,
+        window: p.window,
+        options: p.options,
+    }
 }
 
 /// Zeek `TCPAnalyzer::WantConnection`: guess the responder of a partial connection.
@@ -249,6 +267,8 @@ impl TcpConnection {
             first_rst: None,
             anomalies: Vec::new(),
             tunnel_parents: Vec::new(),
+            health: Health::default(),
+            last_marks: Marks::default(),
         }
     }
 
@@ -300,6 +320,7 @@ impl TcpConnection {
                 .set_state(crate::tcp::endpoint::ZeekState::Established);
             self.client_inferred = true;
         }
+        self.last_marks = self.health.segment(e, &health_facts(p));
         self.process(e, p);
         self.rfc_view(e, p);
         self.facts(e, p);

@@ -4,6 +4,7 @@
 
 pub mod connection;
 pub mod endpoint;
+pub mod health;
 pub mod outcome;
 pub mod state;
 pub mod zeek;

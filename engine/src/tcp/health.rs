@@ -1,0 +1,732 @@
+//! TCP health per direction: retransmissions, reordering, duplicate ACKs, SACK and D-SACK,
+//! zero windows and probes, advertised windows, round trips and idle time, measured at the
+//! capture point as tcptrace's long output (`tcptrace -l -r`) measures them.
+//!
+//! Sans-IO: [`Health::segment`] takes one segment's header facts ([`SegmentFacts`]) and
+//! its direction, updates both directions and returns what the segment was ([`Marks`],
+//! for the `explain` ladder); [`Health::summary`] gives the record's figures.
+//!
+//! The steps keep tcptrace's names and order (its `dotrace`, `rexmit`/`addseg`, `ack_in`,
+//! `rtt_ackin` and `collapse_quad`), because the figures are only comparable when they are
+//! computed the same way:
+//!
+//! * every segment that occupies sequence space (data, SYN, FIN; SYN and FIN one number
+//!   each) goes into a per-direction list of sent ranges ([`addseg`]); a segment that
+//!   resends any of it is a **retransmission** (its resent bytes counted), one that starts
+//!   below a range it does not cover is **out of order**;
+//! * an ACK walks the peer's list ([`ack_in`]): the range it acknowledges exactly gives an
+//!   **RTT sample** unless that range was retransmitted (Karn's rule, `rtt_ackin`) or an
+//!   earlier range was sent after it; an ACK of an already acknowledged range is a
+//!   **duplicate** when it is BSD's: no data, the same ACK and window as this side's
+//!   previous one, data outstanding; the fourth ACK of one range is a **triple duplicate**;
+//! * a segment sent while the peer's last advertised window was zero is a **window probe**
+//!   (and not looked at for retransmission);
+//! * the first SACK block of an ACK is a **D-SACK** (RFC 2883) when it lies below the ACK,
+//!   inside the second block, or overlapping it.
+//!
+//! Sequence numbers are unwrapped to 64 bits per direction, so the 4 GiB wrap needs none of
+//! tcptrace's quadrants; the list keeps at most [`MAX_SEGMENTS`] ranges (acknowledged
+//! neighbours merge, as in tcptrace; beyond that the two oldest merge).
+
+use std::collections::VecDeque;
+
+use crate::decode::flags::{ACK, FIN, RST, SYN};
+use crate::decode::tcp_options::TcpOptions;
+
+/// Ranges kept per direction before the two oldest are merged (a one-way capture, where no
+/// ACK ever collapses them, must not grow without bound; a retransmission of data that old
+/// is then still a retransmission, but its RTT bookkeeping is approximate).
+pub const MAX_SEGMENTS: usize = 2048;
+
+/// What the health view needs of one TCP segment.
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentFacts {
+    pub ts_ns: i64,
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    pub payload_len: u32,
+    pub window: u16,
+    pub options: TcpOptions,
+}
+
+/// What one segment was, for the ladder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks(pub u8);
+
+impl Marks {
+    pub const RETRANSMISSION: Marks = Marks(1);
+    pub const OUT_OF_ORDER: Marks = Marks(2);
+    pub const DUP_ACK: Marks = Marks(4);
+    pub const TRIPLE_DUP_ACK: Marks = Marks(8);
+    pub const ZERO_WINDOW: Marks = Marks(16);
+    pub const WINDOW_PROBE: Marks = Marks(32);
+    pub const SACK: Marks = Marks(64);
+    pub const DSACK: Marks = Marks(128);
+    /// Every mark with its name, in ladder order.
+    pub const NAMES: [(Marks, &'static str); 8] = [
+        (Marks::RETRANSMISSION, "retransmission"),
+        (Marks::OUT_OF_ORDER, "out_of_order"),
+        (Marks::DUP_ACK, "dup_ack"),
+        (Marks::TRIPLE_DUP_ACK, "triple_dup_ack"),
+        (Marks::ZERO_WINDOW, "zero_window"),
+        (Marks::WINDOW_PROBE, "window_probe"),
+        (Marks::SACK, "sack"),
+        (Marks::DSACK, "dsack"),
+    ];
+
+    pub fn has(self, m: Marks) -> bool {
+        self.0 & m.0 != 0
+    }
+
+    fn set(&mut self, m: Marks) {
+        self.0 |= m.0;
+    }
+
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Marks::NAMES
+            .into_iter()
+            .filter(move |(m, _)| self.has(*m))
+            .map(|(_, n)| n)
+    }
+}
+
+/// One sent range of sequence space, `first..=last` (unwrapped).
+#[derive(Clone, Copy, Debug)]
+struct Range {
+    first: i64,
+    last: i64,
+    time_ns: i64,
+    retrans: u32,
+    acked: u32,
+}
+
+/// Unwraps one direction's 32-bit sequence numbers onto a 64-bit line.
+#[derive(Clone, Copy, Debug, Default)]
+struct Unwrap {
+    /// The highest sequence number seen (raw, unwrapped).
+    high: Option<(u32, i64)>,
+}
+
+impl Unwrap {
+    fn peek(&self, seq: u32) -> Option<i64> {
+        self.high
+            .map(|(raw, rel)| rel + i64::from(seq.wrapping_sub(raw) as i32))
+    }
+
+    fn take(&mut self, seq: u32) -> i64 {
+        let rel = self.peek(seq).unwrap_or(1 << 32);
+        if self.high.is_none_or(|(_, r)| rel > r) {
+            self.high = Some((seq, rel));
+        }
+        rel
+    }
+}
+
+/// One direction's state and counts (tcptrace's `tcb`).
+#[derive(Clone, Debug, Default)]
+pub struct Direction {
+    pub packets: u64,
+    syn_count: u64,
+    fin_count: u64,
+    pub retrans_packets: u64,
+    pub retrans_bytes: u64,
+    pub out_of_order_packets: u64,
+    pub seq_packets: u64,
+    pub unique_bytes: u64,
+    pub dup_acks: u64,
+    pub triple_dup_acks: u64,
+    pub sack_packets: u64,
+    pub dsack_packets: u64,
+    pub zero_window_advertisements: u64,
+    pub zero_window_probes: u64,
+    /// The options of this side's SYN (None until one is seen).
+    pub syn_options: Option<TcpOptions>,
+    /// RFC 7323 window scaling requested (any segment, as tcptrace) and its shift.
+    ws_requested: bool,
+    window_scale: u8,
+    // Advertised windows.
+    win_last: u64,
+    pub win_max: u64,
+    pub win_min: u64,
+    win_tot: u64,
+    win_scaled_pkts: u64,
+    stats_scaled: bool,
+    pub window_samples: u64,
+    // Idle time.
+    last_ns: Option<i64>,
+    pub idle_max_ns: i64,
+    /// The last ACK this side sent (raw), and the peer's SYN sequence seeds it.
+    ack: u32,
+    /// Outstanding-window total (only "is there any" matters, for duplicate ACKs).
+    owin_tot: u64,
+    // Round trips of this direction's data.
+    pub rtt_samples: u64,
+    pub rtt_min_ns: i64,
+    pub rtt_max_ns: i64,
+    rtt_sum: f64,
+    rtt_sum2: f64,
+    seq: Unwrap,
+    ranges: VecDeque<Range>,
+}
+
+impl Direction {
+    /// Mean, and sample standard deviation (None below two samples), in ns.
+    pub fn rtt_mean_stdev(&self) -> (Option<f64>, Option<f64>) {
+        let n = self.rtt_samples as f64;
+        if self.rtt_samples == 0 {
+            return (None, None);
+        }
+        let mean = self.rtt_sum / n;
+        if self.rtt_samples < 2 {
+            return (Some(mean), None);
+        }
+        let var = ((self.rtt_sum2 - self.rtt_sum * self.rtt_sum / n) / (n - 1.0)).max(0.0);
+        (Some(mean), Some(var.sqrt()))
+    }
+
+    /// tcptrace's average advertised window: over the packets since scaling began when
+    /// both directions scale, else over every packet.
+    pub fn window_avg(&self, peer: &Direction) -> u64 {
+        if self.stats_scaled && peer.stats_scaled {
+            self.win_tot.checked_div(self.win_scaled_pkts).unwrap_or(0)
+        } else {
+            self.win_tot.checked_div(self.packets).unwrap_or(0)
+        }
+    }
+
+    /// `addseg`: put `first..=last` into the sent ranges; the number of its bytes that
+    /// were sent before, and whether it arrived out of order.
+    fn addseg(&mut self, mut first: i64, last: i64, now: i64) -> (i64, bool) {
+        let mut out_of_order = false;
+        let mut rexlen = 0i64;
+        let mut split = false;
+        let mut i = match self.ranges.back() {
+            Some(tail) if first > tail.last => self.ranges.len(), // the common case
+            _ => 0,
+        };
+        while i < self.ranges.len() {
+            let r = self.ranges[i];
+            if first > r.last {
+                i += 1;
+                continue;
+            }
+            if first < r.first {
+                // Starts before this range: out of order unless it also covers its end.
+                if last < r.last {
+                    out_of_order = true;
+                }
+                if last < r.first {
+                    self.insert(i, first, last, now);
+                    return (rexlen, out_of_order);
+                }
+                self.insert(i, first, r.first - 1, now);
+                i += 1;
+                first = r.first;
+            }
+            // Starts within this range: resent.
+            let r = &mut self.ranges[i];
+            r.retrans += 1;
+            if !split {
+                r.time_ns = now; // tcptrace's rtt_retrans
+            }
+            if last <= r.last {
+                rexlen += last - first + 1;
+                return (rexlen, out_of_order);
+            }
+            split = true;
+            rexlen += r.last - first + 1;
+            first = r.last + 1;
+            i += 1;
+        }
+        self.insert(self.ranges.len(), first, last, now);
+        (rexlen, out_of_order)
+    }
+
+    fn insert(&mut self, at: usize, first: i64, last: i64, now: i64) {
+        let r = Range {
+            first,
+            last,
+            time_ns: now,
+            retrans: 0,
+            acked: 0,
+        };
+        self.ranges.insert(at, r);
+        if self.ranges.len() > MAX_SEGMENTS {
+            if let (Some(a), Some(b)) = (self.ranges.pop_front(), self.ranges.front_mut()) {
+                b.first = a.first;
+                b.time_ns = b.time_ns.max(a.time_ns);
+            }
+        }
+    }
+
+    /// `collapse_quad`: merge acknowledged neighbours from the front.
+    fn collapse(&mut self) {
+        let mut i = 0;
+        while i + 1 < self.ranges.len() {
+            let (a, b) = (self.ranges[i], self.ranges[i + 1]);
+            if a.acked == 0 {
+                break;
+            }
+            if b.acked > 0 && a.last + 1 == b.first {
+                let m = &mut self.ranges[i + 1];
+                m.first = a.first;
+                m.time_ns = m.time_ns.max(a.time_ns);
+                self.ranges.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn rtt_sample(&mut self, ns: i64) {
+        if self.rtt_samples == 0 || ns < self.rtt_min_ns {
+            self.rtt_min_ns = ns;
+        }
+        self.rtt_max_ns = self.rtt_max_ns.max(ns);
+        let x = ns as f64;
+        self.rtt_sum += x;
+        self.rtt_sum2 += x * x;
+        self.rtt_samples += 1;
+    }
+}
+
+/// The previous ACK and window of the side that sends an ACK (tcptrace's `ptwin->ack`,
+/// `ptwin->win_last`), for the duplicate-ACK test.
+struct AckerBefore {
+    ack: u32,
+    win_last: u64,
+}
+
+/// `ack_in`: an ACK `ack` (raw) with `len` bytes of data and window `eff_win` arrives for
+/// `data`'s ranges. Returns the marks it earns.
+fn ack_in(
+    data: &mut Direction,
+    ack: u32,
+    len: u32,
+    eff_win: u64,
+    acker: &AckerBefore,
+    now: i64,
+) -> Marks {
+    let mut marks = Marks::default();
+    let Some(ack_rel) = data.seq.peek(ack) else {
+        return marks;
+    };
+    let outstanding = data.owin_tot > 0;
+    let mut changed = false;
+    let mut last_xmit = i64::MIN;
+    let mut samples: Vec<i64> = Vec::new();
+    for r in data.ranges.iter_mut() {
+        if ack_rel <= r.first {
+            break;
+        }
+        last_xmit = last_xmit.max(r.time_ns);
+        if r.acked > 0 {
+            if ack_rel == r.last + 1
+                && ack == acker.ack
+                && len == 0
+                && eff_win == acker.win_last
+                && outstanding
+            {
+                data.dup_acks += 1;
+                marks.set(Marks::DUP_ACK);
+                r.acked += 1;
+                if r.acked == 4 {
+                    data.triple_dup_acks += 1;
+                    marks.set(Marks::TRIPLE_DUP_ACK);
+                }
+            } else {
+                r.acked = 1; // not a pure duplicate
+            }
+            continue;
+        }
+        r.acked += 1;
+        changed = true;
+        // `rtt_ackin`: a sample when this ACK ends exactly at the range, nothing earlier
+        // was sent after it, and it was never retransmitted (Karn).
+        if ack_rel == r.last + 1 && last_xmit <= r.time_ns && r.retrans == 0 {
+            samples.push(now - r.time_ns);
+        }
+    }
+    for s in samples {
+        data.rtt_sample(s);
+    }
+    if changed {
+        data.collapse();
+    }
+    marks
+}
+
+/// Both directions of one connection; direction 0 is the side that sent the first packet.
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    pub dirs: [Direction; 2],
+}
+
+impl Health {
+    /// One segment from side `e` (0 or 1). tcptrace's `dotrace`, step by step.
+    pub fn segment(&mut self, e: usize, s: &SegmentFacts) -> Marks {
+        let [a, b] = &mut self.dirs;
+        let (this, other) = if e == 0 { (a, b) } else { (b, a) };
+        let fl = s.flags;
+        let (syn, fin, rst, ack) = (fl & SYN != 0, fl & FIN != 0, fl & RST != 0, fl & ACK != 0);
+        let mut marks = Marks::default();
+        if syn {
+            this.syn_count += 1;
+        }
+        if fin {
+            this.fin_count += 1;
+        }
+        // The effective window: scaled once both sides asked for scaling (never in a SYN).
+        let eff_win = if ack || syn {
+            let w = u64::from(s.window);
+            if this.ws_requested && other.ws_requested && !syn {
+                w << this.window_scale
+            } else {
+                w
+            }
+        } else {
+            0
+        };
+        if let Some(last) = this.last_ns {
+            this.idle_max_ns = this.idle_max_ns.max(s.ts_ns - last);
+        }
+        this.last_ns = Some(s.ts_ns);
+        let len = s.payload_len;
+        let start = this.seq.take(s.seq);
+        if syn {
+            other.ack = s.seq; // tcptrace seeds the peer's "last ACK" with the ISN
+            this.syn_options = Some(s.options);
+        }
+        let o = &s.options;
+        if let Some(ws) = o.window_scale {
+            this.window_scale = ws;
+            this.ws_requested = true;
+        }
+        let both_scale = this.ws_requested && other.ws_requested;
+        if !syn && !both_scale {
+            this.window_scale = 0;
+            other.window_scale = 0;
+        }
+        this.packets += 1;
+        if this.stats_scaled {
+            this.win_scaled_pkts += 1;
+        }
+        // Retransmissions, reordering and window probes.
+        let mut retrans_bytes = 0i64;
+        let mut out_of_order = false;
+        if syn || fin || len > 0 {
+            this.seq_packets += 1;
+            let mut rlen = i64::from(len) + i64::from(syn) + i64::from(fin);
+            let mut retrans_cnt = 0i64;
+            let probe = other.win_last == 0 && other.packets > 0 && !syn;
+            if probe {
+                this.zero_window_probes += 1;
+                marks.set(Marks::WINDOW_PROBE);
+            } else {
+                (retrans_bytes, out_of_order) = this.addseg(start, start + rlen - 1, s.ts_ns);
+                retrans_cnt = retrans_bytes;
+            }
+            if out_of_order {
+                this.out_of_order_packets += 1;
+                marks.set(Marks::OUT_OF_ORDER);
+            }
+            if syn {
+                rlen -= 1;
+                if this.syn_count > 1 {
+                    retrans_cnt -= 1;
+                }
+            }
+            if fin {
+                rlen -= 1;
+                if this.fin_count > 1 {
+                    retrans_cnt -= 1;
+                }
+            }
+            if !probe && retrans_cnt < rlen {
+                this.unique_bytes += (rlen - retrans_cnt) as u64;
+            }
+        }
+        if ack {
+            let before = AckerBefore {
+                ack: this.ack,
+                win_last: this.win_last,
+            };
+            marks.set(ack_in(other, s.ack, len, eff_win, &before, s.ts_ns));
+        }
+        let retrans = retrans_bytes > 0;
+        if retrans {
+            this.retrans_packets += 1;
+            this.retrans_bytes += retrans_bytes as u64;
+            marks.set(Marks::RETRANSMISSION);
+        }
+        if rst {
+            return marks;
+        }
+        // Advertised windows (the SYN's included).
+        this.win_last = eff_win;
+        if ack || syn {
+            this.window_samples += 1;
+            this.win_max = this.win_max.max(eff_win);
+            if eff_win > 0 && this.ws_requested && other.ws_requested && !syn && !this.stats_scaled
+            {
+                this.stats_scaled = true;
+                this.win_min = eff_win;
+                this.win_max = eff_win;
+                this.win_tot = 0;
+                this.win_scaled_pkts = 1;
+            } else if eff_win > 0 && (this.win_min == 0 || eff_win < this.win_min) {
+                this.win_min = eff_win;
+            }
+            this.win_tot += eff_win;
+        }
+        if ack {
+            if eff_win == 0 {
+                this.zero_window_advertisements += 1;
+                marks.set(Marks::ZERO_WINDOW);
+            }
+            let blocks = o.sack_blocks();
+            if let Some(&(l0, r0)) = blocks.first() {
+                this.sack_packets += 1;
+                marks.set(Marks::SACK);
+                if is_dsack(s.ack, blocks, l0, r0) {
+                    this.dsack_packets += 1;
+                    marks.set(Marks::DSACK);
+                }
+            }
+            this.ack = s.ack;
+        }
+        // The outstanding window (tcptrace's owin), only for in-order new segments.
+        if !syn && !out_of_order && !retrans {
+            let end_raw = u64::from(s.seq) + u64::from(len);
+            let owin = if other.ack == 0 {
+                u64::from(len)
+            } else {
+                end_raw.wrapping_sub(u64::from(other.ack.wrapping_sub(1)))
+            };
+            this.owin_tot = this.owin_tot.wrapping_add(owin);
+        }
+        marks
+    }
+}
+
+/// RFC 2883 §4, as tcptrace tests it: the first block lies at or below the cumulative ACK,
+/// or inside the second block, or overlaps it.
+fn is_dsack(ack: u32, blocks: &[(u32, u32)], l0: u32, r0: u32) -> bool {
+    if r0 <= ack {
+        return true;
+    }
+    let Some(&(l1, r1)) = blocks.get(1) else {
+        return false;
+    };
+    (r0 <= r1 && l0 >= l1) || (l0 <= l1 && r0 > l1) || (r0 >= r1 && l0 < r1)
+}
+
+/// A per-direction figure's value, as the record's columns carry it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Figure {
+    Int(Option<i64>),
+    Float(Option<f64>),
+    Bool(Option<bool>),
+}
+
+/// The kind of a per-direction figure (for the column builders).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FigureKind {
+    Int,
+    Float,
+    Bool,
+}
+
+/// The per-direction figures, in record order (each becomes `<name>_c2s`, `<name>_s2c`).
+pub const DIRECTION_FIGURES: [(&str, FigureKind); 24] = [
+    ("seq_packets", FigureKind::Int),
+    ("retrans_packets", FigureKind::Int),
+    ("retrans_bytes", FigureKind::Int),
+    ("out_of_order_packets", FigureKind::Int),
+    ("dup_acks", FigureKind::Int),
+    ("triple_dup_acks", FigureKind::Int),
+    ("sack_packets", FigureKind::Int),
+    ("dsack_packets", FigureKind::Int),
+    ("zero_window_advertisements", FigureKind::Int),
+    ("zero_window_probes", FigureKind::Int),
+    ("mss", FigureKind::Int),
+    ("window_scale", FigureKind::Int),
+    ("sack_permitted", FigureKind::Bool),
+    ("timestamps", FigureKind::Bool),
+    ("window_min", FigureKind::Int),
+    ("window_max", FigureKind::Int),
+    ("window_avg", FigureKind::Int),
+    ("rtt_samples", FigureKind::Int),
+    ("rtt_min_s", FigureKind::Float),
+    ("rtt_avg_s", FigureKind::Float),
+    ("rtt_max_s", FigureKind::Float),
+    ("rtt_stdev_s", FigureKind::Float),
+    ("idle_max_s", FigureKind::Float),
+    ("throughput_bps", FigureKind::Float),
+];
+
+/// One direction's figures in the record.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DirectionFigures {
+    pub counts: [u64; 9],
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: Option<bool>,
+    pub timestamps: Option<bool>,
+    pub window: Option<(u64, u64, u64)>,
+    pub rtt_samples: u64,
+    /// min, avg, max, stdev in seconds.
+    pub rtt: [Option<f64>; 4],
+    pub idle_max_s: Option<f64>,
+    pub throughput_bps: Option<f64>,
+    /// Segments that carry sequence space (the retransmission rate's denominator).
+    pub seq_packets: u64,
+}
+
+/// The record's health figures: client to server, server to client, and the rate.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HealthFigures {
+    pub c2s: DirectionFigures,
+    pub s2c: DirectionFigures,
+    pub retrans_rate: Option<f64>,
+}
+
+const NS_F: f64 = 1e9;
+
+fn sat(x: u64) -> i64 {
+    i64::try_from(x).unwrap_or(i64::MAX)
+}
+
+impl DirectionFigures {
+    fn of(d: &Direction, peer: &Direction, duration_ns: i64) -> Self {
+        let (mean, stdev) = d.rtt_mean_stdev();
+        let has_rtt = d.rtt_samples > 0;
+        let syn = d.syn_options;
+        DirectionFigures {
+            counts: [
+                d.retrans_packets,
+                d.retrans_bytes,
+                d.out_of_order_packets,
+                d.dup_acks,
+                d.triple_dup_acks,
+                d.sack_packets,
+                d.dsack_packets,
+                d.zero_window_advertisements,
+                d.zero_window_probes,
+            ],
+            mss: syn.and_then(|o| o.mss),
+            window_scale: syn.and_then(|o| o.window_scale),
+            sack_permitted: syn.map(|o| o.sack_permitted),
+            timestamps: syn.map(|o| o.timestamps),
+            window: (d.packets > 0).then(|| (d.win_min, d.win_max, d.window_avg(peer))),
+            rtt_samples: d.rtt_samples,
+            rtt: [
+                has_rtt.then(|| d.rtt_min_ns as f64 / NS_F),
+                mean.map(|m| m / NS_F),
+                has_rtt.then(|| d.rtt_max_ns as f64 / NS_F),
+                stdev.map(|s| s / NS_F),
+            ],
+            idle_max_s: (d.packets > 0).then(|| d.idle_max_ns as f64 / NS_F),
+            throughput_bps: (duration_ns > 0)
+                .then(|| d.unique_bytes as f64 / (duration_ns as f64 / NS_F)),
+            seq_packets: d.seq_packets,
+        }
+    }
+
+    /// The figure called `name` (a [`DIRECTION_FIGURES`] name), or None.
+    pub fn get(&self, name: &str) -> Option<Figure> {
+        use Figure::*;
+        let count = |i: usize| Int(Some(sat(self.counts[i])));
+        let win = |f: fn(&(u64, u64, u64)) -> u64| Int(self.window.as_ref().map(|w| sat(f(w))));
+        Some(match name {
+            "seq_packets" => Int(Some(sat(self.seq_packets))),
+            "retrans_packets" => count(0),
+            "retrans_bytes" => count(1),
+            "out_of_order_packets" => count(2),
+            "dup_acks" => count(3),
+            "triple_dup_acks" => count(4),
+            "sack_packets" => count(5),
+            "dsack_packets" => count(6),
+            "zero_window_advertisements" => count(7),
+            "zero_window_probes" => count(8),
+            "mss" => Int(self.mss.map(i64::from)),
+            "window_scale" => Int(self.window_scale.map(i64::from)),
+            "sack_permitted" => Bool(self.sack_permitted),
+            "timestamps" => Bool(self.timestamps),
+            "window_min" => win(|w| w.0),
+            "window_max" => win(|w| w.1),
+            "window_avg" => win(|w| w.2),
+            "rtt_samples" => Int(Some(sat(self.rtt_samples))),
+            "rtt_min_s" => Float(self.rtt[0]),
+            "rtt_avg_s" => Float(self.rtt[1]),
+            "rtt_max_s" => Float(self.rtt[2]),
+            "rtt_stdev_s" => Float(self.rtt[3]),
+            "idle_max_s" => Float(self.idle_max_s),
+            "throughput_bps" => Float(self.throughput_bps),
+            _ => return None,
+        })
+    }
+}
+
+impl HealthFigures {
+    /// The figures of a connection whose originator is side `orig`, lasting `duration_ns`.
+    pub fn of(h: &Health, orig: usize, duration_ns: i64) -> Self {
+        let (c, s) = (&h.dirs[orig], &h.dirs[1 - orig]);
+        let c2s = DirectionFigures::of(c, s, duration_ns);
+        let s2c = DirectionFigures::of(s, c, duration_ns);
+        let segs = c2s.seq_packets + s2c.seq_packets;
+        let rexmt = c2s.counts[0] + s2c.counts[0];
+        HealthFigures {
+            retrans_rate: (segs > 0).then(|| rexmt as f64 / segs as f64),
+            c2s,
+            s2c,
+        }
+    }
+
+    /// A column's value: `retrans_rate`, or `<figure>_c2s` / `<figure>_s2c`.
+    pub fn get(&self, column: &str) -> Option<Figure> {
+        if column == "retrans_rate" {
+            return Some(Figure::Float(self.retrans_rate));
+        }
+        if let Some(base) = column.strip_suffix("_c2s") {
+            return self.c2s.get(base);
+        }
+        self.s2c.get(column.strip_suffix("_s2c")?)
+    }
+}
+
+/// The kind of the health column `column`, or None when it is not one.
+pub fn column_kind(column: &str) -> Option<FigureKind> {
+    if column == "retrans_rate" {
+        return Some(FigureKind::Float);
+    }
+    let base = column
+        .strip_suffix("_c2s")
+        .or_else(|| column.strip_suffix("_s2c"))?;
+    DIRECTION_FIGURES
+        .iter()
+        .find(|(n, _)| *n == base)
+        .map(|(_, k)| *k)
+}
+
+/// A health column's value in a record that may have none (UDP, ICMP: null).
+pub fn column_value(h: Option<&HealthFigures>, column: &str) -> Option<Figure> {
+    match h {
+        Some(h) => h.get(column),
+        None => column_kind(column).map(|k| match k {
+            FigureKind::Int => Figure::Int(None),
+            FigureKind::Float => Figure::Float(None),
+            FigureKind::Bool => Figure::Bool(None),
+        }),
+    }
+}
+
+/// Every health column name, in record order.
+pub fn column_names() -> impl Iterator<Item = (String, FigureKind)> {
+    std::iter::once(("retrans_rate".to_string(), FigureKind::Float)).chain(
+        DIRECTION_FIGURES
+            .into_iter()
+            .flat_map(|(n, k)| [(format!("{n}_c2s"), k), (format!("{n}_s2c"), k)]),
+    )
+}
