@@ -425,7 +425,7 @@ def _layers(c: list[str], frame_offset: int) -> list[PacketRecord]:
     """Walk frame.protocols, dealing each layer its own occurrence of the IP, TCP, UDP and
     ICMP fields (tshark lists every occurrence, outermost first)."""
     occ = {i: _split(c[i]) for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
-                                     20, 21, 22, 41, 42, 43, 44, 45, 46, 47, 48, 49)}
+                                     20, 21, 22, 41, 42, 43, 44, 45, 46, 47, 48, 49, 52)}
     count = {"ip": 0, "ipv6": 0, "tcp": 0, "udp": 0, "icmp": 0, "icmpv6": 0}
     levels: list[dict[str, Any]] = []  # one per network layer: net, transport, tunnel kind
     for tok in protos_tokens(c[4]):
@@ -511,6 +511,15 @@ def _net(occ: dict[int, list[str]], net: tuple[str, int]
     return 6, src, dst, _int(occ[10], i) + 40, False, 40 + ext
 
 
+def _tcp_options(occ: dict[int, list[str]], i: int) -> str:
+    """The options of the i-th TCP header: tshark lists ``tcp.options`` only for headers
+    that have options, so when some lack them, only the innermost header's are known."""
+    opts, headers = occ[52], len(occ[11])
+    if len(opts) == headers:
+        return _at_str(opts, i)
+    return opts[-1] if opts and i == headers - 1 else ""
+
+
 def _transport(occ: dict[int, list[str]], frame: int, ts: int,
                net: tuple[int, str, str, int, bool, int], trans: tuple[str, int],
                captured: bool, chain: tuple[tuple[str, str, str, int, int], ...]
@@ -525,7 +534,7 @@ def _transport(occ: dict[int, list[str]], frame: int, ts: int,
             frame, ts, "tcp", ver, src, int(sport), dst, int(dport), ip_len,
             int(flags, 16) & 0xFF, _int(occ[14], i), _int(occ[15], i), _int(occ[16], i),
             _int(occ[17], i), captured, ip_bad or _at_str(occ[18], i) == "0", tunnels=chain,
-            options=option_bytes(_at_str(occ[52], i)))
+            options=option_bytes(_tcp_options(occ, i)))
     if kind == "udp":
         sport, dport = _at_str(occ[19], i), _at_str(occ[20], i)
         if not (sport and dport):
