@@ -10,6 +10,8 @@ pub mod state;
 pub mod zeek;
 
 #[cfg(test)]
+mod health_tests;
+#[cfg(test)]
 mod tests;
 
 pub use connection::TcpConnection;
