@@ -1,6 +1,6 @@
 """Type stubs of the native engine (engine/, Rust, built by maturin)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from os import PathLike
 from typing import Any
 
@@ -41,6 +41,7 @@ def read_capture(path: str | PathLike[str], check_checksums: bool = False,
 def connection_segments(path: str | PathLike[str], first: int, last: int,
                         client: tuple[str, int], server: tuple[str, int],
                         check_checksums: bool = False) -> list[tuple[Any, ...]]: ...
+def segment_marks(packets: Iterable[Any]) -> list[list[str]]: ...
 def _panic_for_test(message: str) -> None: ...
 
 class RecordBatch:

@@ -88,7 +88,7 @@ def connection_packets(path: str, first_frame: int, last_frame: int,
         raise CaptureError(path, exc.strerror or str(exc)) from None
     out = []
     for (frame, ts_ns, ipv, src, sport, dst, dport, ip_len, flags, seq, ack, plen, window,
-         captured, bad, http, ws) in rows:
+         captured, bad, http, ws, options) in rows:
         out.append(PacketRecord(
             frame, ts_ns, "tcp", ipv, src, sport, dst, dport, ip_len, flags, seq, ack, plen,
             window, captured, bad,
@@ -97,5 +97,5 @@ def connection_packets(path: str, first_frame: int, last_frame: int,
                 version=m["version"], status=m["status"], reason=m["reason"],
                 headers=tuple(tuple(h) for h in m["headers"]),
                 chunk_sizes=tuple(m["chunk_sizes"])) for m in http),
-            ws=tuple(WsFrame(**f) for f in ws)))
+            ws=tuple(WsFrame(**f) for f in ws), options=options))
     return out

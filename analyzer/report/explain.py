@@ -86,10 +86,12 @@ def ladder(record: ConnectionRecord, packets: Iterable[PacketRecord]) -> list[St
     """Replay the connection's packets through the engine's tracker, one step per packet,
     reading both endpoints' RFC 9293 states after each."""
     steps: list[Step] = []
+    packets = list(packets)
+    marks = _engine.segment_marks(packets)
     tracker = _engine.Tracker()
     isn: dict[bool, int] = {}
     first_ns = record.first_ts_ns
-    for p in packets:
+    for p, mark in zip(packets, marks, strict=True):
         cid, _ = tracker.feed(p)
         view = tracker.tcp_view(cid)
         if view is None:
@@ -107,15 +109,54 @@ def ladder(record: ConnectionRecord, packets: Iterable[PacketRecord]) -> list[St
         if p.payload_len:
             parts.append(f"len={p.payload_len}")
         notes = [_http_note(m) for m in p.http] + [_ws_note(f) for f in p.ws]
+        health = _marks_note(mark)
+        if health:
+            parts.append(health)
         label = " ".join(parts) + ("  " + "; ".join(notes) if notes else "")
         if (client_addr, client_port) == (record.client_ip, record.client_port):
             client_state, server_state = orig_state, resp_state
         else:
             client_state, server_state = resp_state, orig_state
-        plain = not (p.flags & (SYN | FIN | RST)) and not notes
+        plain = not (p.flags & (SYN | FIN | RST)) and not notes and not health
         steps.append(Step(p.frame, (p.ts_ns - first_ns) / 1e6, from_client, label,
                           p.payload_len, client_state, server_state, plain))
     return steps
+
+
+#: How the ladder names what a segment was (the engine's health marks, as tcptrace and
+#: Wireshark's expert info count them); a plain SACK is not worth a mark.
+MARK_LABELS = {"retransmission": "RETRANSMISSION", "out_of_order": "OUT-OF-ORDER",
+               "dup_ack": "DUP-ACK", "triple_dup_ack": "3RD-DUP-ACK",
+               "zero_window": "ZERO-WINDOW", "window_probe": "WINDOW-PROBE",
+               "dsack": "D-SACK"}
+
+
+def _marks_note(marks: list[str]) -> str:
+    """``[RETRANSMISSION]``, ``[DUP-ACK 3RD-DUP-ACK]``...; empty for a plain segment."""
+    names = [MARK_LABELS[m] for m in marks if m in MARK_LABELS]
+    return f"[{' '.join(names)}]" if names else ""
+
+
+def _health_lines(record: ConnectionRecord, side: dict[str, str]) -> list[str]:
+    """The TCP health sentences: retransmissions, duplicate ACKs, zero windows."""
+    lines = []
+    for way, who in (("c2s", "client"), ("s2c", "server")):
+        rexmt = getattr(record, f"retrans_packets_{way}") or 0
+        if rexmt:
+            nbytes = getattr(record, f"retrans_bytes_{way}") or 0
+            lines.append(f"{side[who].capitalize()} retransmitted {rexmt} segment(s) "
+                         f"({nbytes:,} B).")
+        dups = getattr(record, f"dup_acks_{way}") or 0
+        if dups:
+            other = "server" if who == "client" else "client"
+            lines.append(f"{side[other].capitalize()} sent {dups} duplicate ACK(s) for "
+                         f"{who} data.")
+        zero = getattr(record, f"zero_window_advertisements_{way}") or 0
+        if zero:
+            probes = getattr(record, f"zero_window_probes_{'s2c' if way == 'c2s' else 'c2s'}")
+            lines.append(f"{side[who].capitalize()} advertised a zero window {zero} time(s); "
+                         f"the other side sent {probes or 0} window probe(s).")
+    return lines
 
 
 def _http_note(m: object) -> str:
@@ -215,6 +256,7 @@ def verdict(record: ConnectionRecord, steps: list[Step]) -> list[str]:
                      "both ends are CLOSED and nobody is in TIME_WAIT.")
     elif record.end == "open":
         lines.append("The connection was still open when the capture ended.")
+    lines += _health_lines(record, side)
     if record.http_requests:
         lines.append(f"It carried {record.http_requests} HTTP request(s).")
     for ws in record.websockets:

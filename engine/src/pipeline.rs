@@ -641,6 +641,7 @@ pub struct SegmentView {
     pub window: u16,
     pub payload_captured: bool,
     pub checksum_bad: bool,
+    pub options: crate::decode::tcp_options::TcpOptions,
     pub notes: Vec<crate::app::connection::Note>,
 }
 
@@ -694,6 +695,7 @@ pub fn connection_segments(
                 window: p.window,
                 payload_captured: p.payload_captured,
                 checksum_bad: p.checksum_bad,
+                options: p.options,
                 notes: Vec::new(),
             });
         }

@@ -865,8 +865,45 @@ fn connection_segments<'py>(
                 .into_any(),
             http.into_any(),
             ws.into_any(),
+            pyo3::types::PyBytes::new(py, &s.options.to_bytes()).into_any(),
         ];
         out.append(PyTuple::new(py, fields)?)?;
+    }
+    Ok(out)
+}
+
+/// What each segment of one connection was (`retransmission`, `dup_ack`, ...: the names
+/// of `tcp::health::Marks`), from its PacketRecords in capture order, as the record's
+/// health figures count them. Segments with a bad checksum (when checked) are skipped.
+#[pyfunction]
+fn segment_marks(packets: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<&'static str>>> {
+    let mut h = health::Health::default();
+    let mut first: Option<(String, u16)> = None;
+    let mut out = Vec::new();
+    for p in packets.try_iter()? {
+        let p = p?;
+        let src: (String, u16) = (p.get_item(4)?.extract()?, p.get_item(5)?.extract()?);
+        let side = usize::from(*first.get_or_insert_with(|| src.clone()) != src);
+        if p.get_item(15)?.extract::<bool>()? {
+            out.push(Vec::new());
+            continue;
+        }
+        let options = if p.len()? > 19 {
+            let raw: Vec<u8> = p.get_item(19)?.extract()?;
+            crate::decode::tcp_options::parse(&raw)
+        } else {
+            Default::default()
+        };
+        let facts = health::SegmentFacts {
+            ts_ns: p.get_item(1)?.extract()?,
+            flags: p.get_item(9)?.extract()?,
+            seq: p.get_item(10)?.extract()?,
+            ack: p.get_item(11)?.extract()?,
+            payload_len: p.get_item(12)?.extract()?,
+            window: p.get_item(13)?.extract()?,
+            options,
+        };
+        out.push(h.segment(side, &facts).names().collect());
     }
     Ok(out)
 }
@@ -916,6 +953,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CaptureReader>()?;
     m.add_class::<RecordBatch>()?;
     m.add_function(wrap_pyfunction!(connection_segments, m)?)?;
+    m.add_function(wrap_pyfunction!(segment_marks, m)?)?;
     m.add_function(wrap_pyfunction!(read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add(

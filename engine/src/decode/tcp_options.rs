@@ -29,6 +29,36 @@ impl TcpOptions {
     }
 }
 
+impl TcpOptions {
+    /// The options written out again (timestamps with zero values): what [`parse`] reads
+    /// back as the same options. For callers that pass options on as bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        if let Some(mss) = self.mss {
+            b.extend_from_slice(&[2, 4]);
+            b.extend_from_slice(&mss.to_be_bytes());
+        }
+        if let Some(ws) = self.window_scale {
+            b.extend_from_slice(&[3, 3, ws]);
+        }
+        if self.sack_permitted {
+            b.extend_from_slice(&[4, 2]);
+        }
+        if self.timestamps {
+            b.extend_from_slice(&[8, 10, 0, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        let blocks = self.sack_blocks();
+        if !blocks.is_empty() {
+            b.extend_from_slice(&[5, 2 + 8 * blocks.len() as u8]);
+            for (l, r) in blocks {
+                b.extend_from_slice(&l.to_be_bytes());
+                b.extend_from_slice(&r.to_be_bytes());
+            }
+        }
+        b
+    }
+}
+
 fn be16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
 }
@@ -104,6 +134,22 @@ mod tests {
         let o = parse(&b);
         assert_eq!(o.sack_blocks(), &[(100, 200), (300, 400)]);
         assert_eq!(o.mss, None);
+    }
+
+    #[test]
+    fn options_written_out_read_back_the_same() {
+        let mut o = TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            sack_permitted: true,
+            timestamps: true,
+            ..TcpOptions::default()
+        };
+        o.sack[0] = (1, 2);
+        o.sack[1] = (3, 4);
+        o.sack_count = 2;
+        assert_eq!(parse(&o.to_bytes()), o);
+        assert!(TcpOptions::default().to_bytes().is_empty());
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //!   **RTT sample** unless that range was retransmitted (Karn's rule, `rtt_ackin`) or an
 //!   earlier range was sent after it; an ACK of an already acknowledged range is a
 //!   **duplicate** when it is BSD's: no data, the same ACK and window as this side's
-//!   previous one, data outstanding; the fourth ACK of one range is a **triple duplicate**;
+//!   previous one, data outstanding, and (RFC 5681 §2, where tcptrace differs) neither SYN,
+//!   FIN nor RST; the fourth ACK of one range is a **triple duplicate**;
 //! * a segment sent while the peer's last advertised window was zero is a **window probe**
 //!   (and not looked at for retransmission);
 //! * the first SACK block of an ACK is a **D-SACK** (RFC 2883) when it lies below the ACK,
@@ -296,6 +297,8 @@ impl Direction {
 struct AckerBefore {
     ack: u32,
     win_last: u64,
+    /// The ACK comes on a SYN, FIN or RST.
+    syn_fin_rst: bool,
 }
 
 /// `ack_in`: an ACK `ack` (raw) with `len` bytes of data and window `eff_win` arrives for
@@ -328,6 +331,11 @@ fn ack_in(
                 && eff_win == acker.win_last
                 && outstanding
             {
+                if acker.syn_fin_rst {
+                    // RFC 5681 §2: a segment with SYN or FIN is no duplicate ACK (nor is a
+                    // RST); tcptrace counts them. It leaves the count where it was.
+                    continue;
+                }
                 data.dup_acks += 1;
                 marks.set(Marks::DUP_ACK);
                 r.acked += 1;
@@ -451,6 +459,7 @@ impl Health {
             let before = AckerBefore {
                 ack: this.ack,
                 win_last: this.win_last,
+                syn_fin_rst: syn || fin || rst,
             };
             marks.set(ack_in(other, s.ack, len, eff_win, &before, s.ts_ns));
         }

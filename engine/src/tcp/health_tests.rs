@@ -37,6 +37,7 @@ impl Conn {
         c
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn send_opts(
         &mut self,
         side: usize,
@@ -145,6 +146,19 @@ fn three_duplicate_acks_make_a_triple_dupack() {
     // An ACK with another window is not a duplicate (BSD's rule).
     c.send(S, ACK, 5001, 1101, 0, 600);
     assert_eq!(c.h.dirs[C].dup_acks, 3);
+}
+
+#[test]
+fn a_fin_or_rst_repeating_the_ack_is_no_duplicate_ack_rfc5681() {
+    let mut c = Conn::new();
+    c.data(1001, 100);
+    c.ack(1101);
+    assert_eq!(c.send(S, ACK | FIN, 5001, 1101, 0, 512), Marks::default());
+    assert_eq!(
+        c.send(S, ACK | crate::decode::flags::RST, 5002, 1101, 0, 512),
+        Marks::default()
+    );
+    assert_eq!(c.h.dirs[C].dup_acks, 0);
 }
 
 #[test]
