@@ -263,6 +263,14 @@ fn http_value<'a>(
 
 fn column(c: &ColumnSpec, recs: &[ConnectionRecord], capture: &str) -> Result<Buffers, String> {
     let mut values = Vec::with_capacity(recs.len());
+    if let Some(h) = health::Column::parse(&c.field) {
+        values.extend(recs.iter().map(|r| match h.value(r.health.as_deref()) {
+            Figure::Int(x) => Value::Int(x),
+            Figure::Float(x) => Value::Float(x),
+            Figure::Bool(x) => Value::Bool(x),
+        }));
+        return column_of(c, values);
+    }
     for r in recs {
         values.push(value(r, &c.field, capture).ok_or_else(|| format!("no field {}", c.field))?);
     }

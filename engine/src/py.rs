@@ -280,12 +280,12 @@ fn records_columns<'py>(
     col!("http_responses", |r| r.http_responses);
     col!("websocket", |r| r.websocket);
     for (name, _) in health::column_names() {
+        let Some(column) = health::Column::parse(&name) else {
+            continue;
+        };
         let values = PyList::empty(py);
         for r in recs {
-            match health::column_value(r.health.as_deref(), &name) {
-                Some(f) => values.append(figure_py(py, f)?)?,
-                None => values.append(py.None())?,
-            }
+            values.append(figure_py(py, column.value(r.health.as_deref()))?)?;
         }
         d.set_item(name, values)?;
     }

@@ -161,31 +161,13 @@ pub struct Direction {
     ack: u32,
     /// Outstanding-window total (only "is there any" matters, for duplicate ACKs).
     owin_tot: u64,
-    // Round trips of this direction's data.
-    pub rtt_samples: u64,
-    pub rtt_min_ns: i64,
-    pub rtt_max_ns: i64,
-    rtt_sum: f64,
-    rtt_sum2: f64,
+    /// Round trips of this direction's data.
+    pub rtt: Rtt,
     seq: Unwrap,
     ranges: VecDeque<Range>,
 }
 
 impl Direction {
-    /// Mean, and sample standard deviation (None below two samples), in ns.
-    pub fn rtt_mean_stdev(&self) -> (Option<f64>, Option<f64>) {
-        let n = self.rtt_samples as f64;
-        if self.rtt_samples == 0 {
-            return (None, None);
-        }
-        let mean = self.rtt_sum / n;
-        if self.rtt_samples < 2 {
-            return (Some(mean), None);
-        }
-        let var = ((self.rtt_sum2 - self.rtt_sum * self.rtt_sum / n) / (n - 1.0)).max(0.0);
-        (Some(mean), Some(var.sqrt()))
-    }
-
     /// tcptrace's average advertised window: over the packets since scaling began when
     /// both directions scale, else over every packet.
     pub fn window_avg(&self, peer: &Direction) -> u64 {
@@ -279,16 +261,42 @@ impl Direction {
             }
         }
     }
+}
 
-    fn rtt_sample(&mut self, ns: i64) {
-        if self.rtt_samples == 0 || ns < self.rtt_min_ns {
-            self.rtt_min_ns = ns;
+/// Round-trip samples of one direction's data.
+#[derive(Clone, Debug, Default)]
+pub struct Rtt {
+    pub samples: u64,
+    pub min_ns: i64,
+    pub max_ns: i64,
+    sum: f64,
+    sum2: f64,
+}
+
+impl Rtt {
+    fn sample(&mut self, ns: i64) {
+        if self.samples == 0 || ns < self.min_ns {
+            self.min_ns = ns;
         }
-        self.rtt_max_ns = self.rtt_max_ns.max(ns);
+        self.max_ns = self.max_ns.max(ns);
         let x = ns as f64;
-        self.rtt_sum += x;
-        self.rtt_sum2 += x * x;
-        self.rtt_samples += 1;
+        self.sum += x;
+        self.sum2 += x * x;
+        self.samples += 1;
+    }
+
+    /// Mean, and sample standard deviation (None below two samples), in ns.
+    pub fn mean_stdev(&self) -> (Option<f64>, Option<f64>) {
+        let n = self.samples as f64;
+        if self.samples == 0 {
+            return (None, None);
+        }
+        let mean = self.sum / n;
+        if self.samples < 2 {
+            return (Some(mean), None);
+        }
+        let var = ((self.sum2 - self.sum * self.sum / n) / (n - 1.0)).max(0.0);
+        (Some(mean), Some(var.sqrt()))
     }
 }
 
@@ -318,8 +326,14 @@ fn ack_in(
     let outstanding = data.owin_tot > 0;
     let mut changed = false;
     let mut last_xmit = i64::MIN;
-    let mut samples: Vec<i64> = Vec::new();
-    for r in data.ranges.iter_mut() {
+    let Direction {
+        ranges,
+        rtt,
+        dup_acks,
+        triple_dup_acks,
+        ..
+    } = data;
+    for r in ranges.iter_mut() {
         if ack_rel <= r.first {
             break;
         }
@@ -336,11 +350,11 @@ fn ack_in(
                     // RST); tcptrace counts them. It leaves the count where it was.
                     continue;
                 }
-                data.dup_acks += 1;
+                *dup_acks += 1;
                 marks.set(Marks::DUP_ACK);
                 r.acked += 1;
                 if r.acked == 4 {
-                    data.triple_dup_acks += 1;
+                    *triple_dup_acks += 1;
                     marks.set(Marks::TRIPLE_DUP_ACK);
                 }
             } else {
@@ -353,11 +367,8 @@ fn ack_in(
         // `rtt_ackin`: a sample when this ACK ends exactly at the range, nothing earlier
         // was sent after it, and it was never retransmitted (Karn).
         if ack_rel == r.last + 1 && last_xmit <= r.time_ns && r.retrans == 0 {
-            samples.push(now - r.time_ns);
+            rtt.sample(now - r.time_ns);
         }
-    }
-    for s in samples {
-        data.rtt_sample(s);
     }
     if changed {
         data.collapse();
@@ -609,8 +620,8 @@ fn sat(x: u64) -> i64 {
 
 impl DirectionFigures {
     fn of(d: &Direction, peer: &Direction, duration_ns: i64) -> Self {
-        let (mean, stdev) = d.rtt_mean_stdev();
-        let has_rtt = d.rtt_samples > 0;
+        let (mean, stdev) = d.rtt.mean_stdev();
+        let has_rtt = d.rtt.samples > 0;
         let syn = d.syn_options;
         DirectionFigures {
             counts: [
@@ -629,11 +640,11 @@ impl DirectionFigures {
             sack_permitted: syn.map(|o| o.sack_permitted),
             timestamps: syn.map(|o| o.timestamps),
             window: (d.packets > 0).then(|| (d.win_min, d.win_max, d.window_avg(peer))),
-            rtt_samples: d.rtt_samples,
+            rtt_samples: d.rtt.samples,
             rtt: [
-                has_rtt.then(|| d.rtt_min_ns as f64 / NS_F),
+                has_rtt.then(|| d.rtt.min_ns as f64 / NS_F),
                 mean.map(|m| m / NS_F),
-                has_rtt.then(|| d.rtt_max_ns as f64 / NS_F),
+                has_rtt.then(|| d.rtt.max_ns as f64 / NS_F),
                 stdev.map(|s| s / NS_F),
             ],
             idle_max_s: (d.packets > 0).then(|| d.idle_max_ns as f64 / NS_F),
@@ -645,36 +656,80 @@ impl DirectionFigures {
 
     /// The figure called `name` (a [`DIRECTION_FIGURES`] name), or None.
     pub fn get(&self, name: &str) -> Option<Figure> {
+        figure_index(name).map(|i| self.figure(i))
+    }
+
+    /// The figure at index `i` of [`DIRECTION_FIGURES`].
+    pub fn figure(&self, i: usize) -> Figure {
         use Figure::*;
-        let count = |i: usize| Int(Some(sat(self.counts[i])));
         let win = |f: fn(&(u64, u64, u64)) -> u64| Int(self.window.as_ref().map(|w| sat(f(w))));
-        Some(match name {
-            "seq_packets" => Int(Some(sat(self.seq_packets))),
-            "retrans_packets" => count(0),
-            "retrans_bytes" => count(1),
-            "out_of_order_packets" => count(2),
-            "dup_acks" => count(3),
-            "triple_dup_acks" => count(4),
-            "sack_packets" => count(5),
-            "dsack_packets" => count(6),
-            "zero_window_advertisements" => count(7),
-            "zero_window_probes" => count(8),
-            "mss" => Int(self.mss.map(i64::from)),
-            "window_scale" => Int(self.window_scale.map(i64::from)),
-            "sack_permitted" => Bool(self.sack_permitted),
-            "timestamps" => Bool(self.timestamps),
-            "window_min" => win(|w| w.0),
-            "window_max" => win(|w| w.1),
-            "window_avg" => win(|w| w.2),
-            "rtt_samples" => Int(Some(sat(self.rtt_samples))),
-            "rtt_min_s" => Float(self.rtt[0]),
-            "rtt_avg_s" => Float(self.rtt[1]),
-            "rtt_max_s" => Float(self.rtt[2]),
-            "rtt_stdev_s" => Float(self.rtt[3]),
-            "idle_max_s" => Float(self.idle_max_s),
-            "throughput_bps" => Float(self.throughput_bps),
-            _ => return None,
-        })
+        match i {
+            0 => Int(Some(sat(self.seq_packets))),
+            1..=9 => Int(Some(sat(self.counts[i - 1]))),
+            10 => Int(self.mss.map(i64::from)),
+            11 => Int(self.window_scale.map(i64::from)),
+            12 => Bool(self.sack_permitted),
+            13 => Bool(self.timestamps),
+            14 => win(|w| w.0),
+            15 => win(|w| w.1),
+            16 => win(|w| w.2),
+            17 => Int(Some(sat(self.rtt_samples))),
+            18..=21 => Float(self.rtt[i - 18]),
+            22 => Float(self.idle_max_s),
+            _ => Float(self.throughput_bps),
+        }
+    }
+}
+
+fn figure_index(name: &str) -> Option<usize> {
+    DIRECTION_FIGURES.iter().position(|(n, _)| *n == name)
+}
+
+/// A health column, resolved once from its name (the column builders look values up per
+/// record, so the name is not matched again for each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    RetransRate,
+    /// (client to server?, index in [`DIRECTION_FIGURES`])
+    Direction(bool, usize),
+}
+
+impl Column {
+    pub fn parse(name: &str) -> Option<Column> {
+        if name == "retrans_rate" {
+            return Some(Column::RetransRate);
+        }
+        if let Some(base) = name.strip_suffix("_c2s") {
+            return figure_index(base).map(|i| Column::Direction(true, i));
+        }
+        let base = name.strip_suffix("_s2c")?;
+        figure_index(base).map(|i| Column::Direction(false, i))
+    }
+
+    pub fn kind(self) -> FigureKind {
+        match self {
+            Column::RetransRate => FigureKind::Float,
+            Column::Direction(_, i) => DIRECTION_FIGURES[i].1,
+        }
+    }
+
+    /// The value in a record's figures (None for UDP and ICMP: null of the column's kind).
+    pub fn value(self, h: Option<&HealthFigures>) -> Figure {
+        match (h, self) {
+            (Some(h), Column::RetransRate) => Figure::Float(h.retrans_rate),
+            (Some(h), Column::Direction(c2s, i)) => {
+                if c2s {
+                    h.c2s.figure(i)
+                } else {
+                    h.s2c.figure(i)
+                }
+            }
+            (None, c) => match c.kind() {
+                FigureKind::Int => Figure::Int(None),
+                FigureKind::Float => Figure::Float(None),
+                FigureKind::Bool => Figure::Bool(None),
+            },
+        }
     }
 }
 
@@ -695,40 +750,14 @@ impl HealthFigures {
 
     /// A column's value: `retrans_rate`, or `<figure>_c2s` / `<figure>_s2c`.
     pub fn get(&self, column: &str) -> Option<Figure> {
-        if column == "retrans_rate" {
-            return Some(Figure::Float(self.retrans_rate));
-        }
-        if let Some(base) = column.strip_suffix("_c2s") {
-            return self.c2s.get(base);
-        }
-        self.s2c.get(column.strip_suffix("_s2c")?)
+        Column::parse(column).map(|c| c.value(Some(self)))
     }
 }
 
-/// The kind of the health column `column`, or None when it is not one.
-pub fn column_kind(column: &str) -> Option<FigureKind> {
-    if column == "retrans_rate" {
-        return Some(FigureKind::Float);
-    }
-    let base = column
-        .strip_suffix("_c2s")
-        .or_else(|| column.strip_suffix("_s2c"))?;
-    DIRECTION_FIGURES
-        .iter()
-        .find(|(n, _)| *n == base)
-        .map(|(_, k)| *k)
-}
-
-/// A health column's value in a record that may have none (UDP, ICMP: null).
+/// A health column's value in a record that may have none (UDP, ICMP: null), or None
+/// when `column` is not a health column.
 pub fn column_value(h: Option<&HealthFigures>, column: &str) -> Option<Figure> {
-    match h {
-        Some(h) => h.get(column),
-        None => column_kind(column).map(|k| match k {
-            FigureKind::Int => Figure::Int(None),
-            FigureKind::Float => Figure::Float(None),
-            FigureKind::Bool => Figure::Bool(None),
-        }),
-    }
+    Column::parse(column).map(|c| c.value(h))
 }
 
 /// Every health column name, in record order.

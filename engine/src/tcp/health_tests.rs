@@ -81,8 +81,8 @@ fn the_handshake_gives_one_rtt_sample_each_way_and_the_syn_options() {
     let c = Conn::new();
     let [cl, sv] = &c.h.dirs;
     // SYN -> SYN-ACK (client's ISN acknowledged) and SYN-ACK -> ACK.
-    assert_eq!((cl.rtt_samples, sv.rtt_samples), (1, 1));
-    assert_eq!((cl.rtt_min_ns, sv.rtt_min_ns), (100 * US, 100 * US));
+    assert_eq!((cl.rtt.samples, sv.rtt.samples), (1, 1));
+    assert_eq!((cl.rtt.min_ns, sv.rtt.min_ns), (100 * US, 100 * US));
     assert_eq!(cl.syn_options.and_then(|o| o.mss), Some(1460));
     assert_eq!(cl.retrans_packets + sv.retrans_packets, 0);
 }
@@ -97,7 +97,7 @@ fn a_resent_segment_is_a_retransmission_and_gives_no_rtt_sample_karn() {
     let cl = &c.h.dirs[C];
     assert_eq!((cl.retrans_packets, cl.retrans_bytes), (1, 100));
     // Karn's rule: the ACK of a retransmitted range is ambiguous; only the SYN's sample.
-    assert_eq!(cl.rtt_samples, 1);
+    assert_eq!(cl.rtt.samples, 1);
     // A partial resend counts only the bytes sent before.
     c.data(1101, 100);
     c.data(1151, 100);
@@ -112,9 +112,9 @@ fn an_rtt_sample_is_the_time_from_the_segment_to_the_ack_that_ends_at_it() {
     c.data(1101, 100);
     c.ack(1201); // acknowledges the second exactly (the first cumulatively): one sample
     let cl = &c.h.dirs[C];
-    assert_eq!(cl.rtt_samples, 2);
-    assert_eq!(cl.rtt_max_ns, 100 * US);
-    let (mean, stdev) = cl.rtt_mean_stdev();
+    assert_eq!(cl.rtt.samples, 2);
+    assert_eq!(cl.rtt.max_ns, 100 * US);
+    let (mean, stdev) = cl.rtt.mean_stdev();
     assert_eq!(mean, Some(100_000.0));
     assert_eq!(stdev, Some(0.0));
 }
@@ -264,6 +264,6 @@ fn sequence_numbers_wrap_without_false_retransmissions() {
     c.send(S, ACK, 5001, isn.wrapping_add(301), 0, 512);
     let cl = &c.h.dirs[C];
     assert_eq!((cl.retrans_packets, cl.out_of_order_packets), (0, 0));
-    assert_eq!(cl.rtt_samples, 2);
+    assert_eq!(cl.rtt.samples, 2);
     assert_eq!(cl.unique_bytes, 300);
 }
