@@ -12,6 +12,7 @@ from analyzer.report.schema import (
     BOOL_COLUMNS,
     CATEGORIES,
     FLOAT_COLUMNS,
+    HEALTH_KINDS,
     INT_COLUMNS,
     LIST_COLUMNS,
     NULLABLE_INT,
@@ -41,6 +42,8 @@ def frame_from_columns(cols: Columns) -> pd.DataFrame:
         df[col] = df[col].astype("bool")
     for col in FLOAT_COLUMNS:
         df[col] = df[col].astype("float64")
+    for col, kind in HEALTH_KINDS.items():
+        df[col] = df[col].astype(kind)
     df["first_time"] = pd.to_datetime(df["first_ts_ns"], unit="ns", utc=True)
     df["last_time"] = pd.to_datetime(df["last_ts_ns"], unit="ns", utc=True)
     return df

@@ -83,6 +83,16 @@ class ZeekSink:
         self.out.flush()
 
 
+def dictionary_columns(schema: Any) -> list[str]:
+    """The columns worth Parquet's dictionary encoding: strings and categories. The numeric
+    ones (most of them the TCP health counts) are cheaper to write without it."""
+    import pyarrow as pa
+
+    return [f.name for f in schema
+            if pa.types.is_dictionary(f.type) or pa.types.is_large_string(f.type)
+            or pa.types.is_string(f.type)]
+
+
 class ParquetSink:
     """One Parquet file, a row group per batch, built with pyarrow alone from the engine's
     buffers; the schema (``schema.arrow_schema``) carries pandas metadata, so that pandas
@@ -100,7 +110,8 @@ class ParquetSink:
         from analyzer.report.schema import arrow_schema
 
         self.schema = arrow_schema()
-        self.writer = pq.ParquetWriter(self.out, self.schema)
+        self.writer = pq.ParquetWriter(self.out, self.schema,
+                                       use_dictionary=dictionary_columns(self.schema))
 
     def write(self, batch: Batch) -> None:
         if not len(batch):

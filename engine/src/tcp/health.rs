@@ -124,25 +124,46 @@ impl Unwrap {
     }
 }
 
+/// What a SYN offered (the record's `mss`, `window_scale`, `sack_permitted`,
+/// `timestamps`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SynOptions {
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub timestamps: bool,
+}
+
+impl SynOptions {
+    fn of(o: &TcpOptions) -> Self {
+        SynOptions {
+            mss: o.mss,
+            window_scale: o.window_scale,
+            sack_permitted: o.sack_permitted,
+            timestamps: o.timestamps,
+        }
+    }
+}
+
 /// One direction's state and counts (tcptrace's `tcb`).
 #[derive(Clone, Debug, Default)]
 pub struct Direction {
     pub packets: u64,
-    syn_count: u64,
-    fin_count: u64,
-    pub retrans_packets: u64,
+    syn_count: u32,
+    fin_count: u32,
+    pub retrans_packets: u32,
     pub retrans_bytes: u64,
-    pub out_of_order_packets: u64,
+    pub out_of_order_packets: u32,
     pub seq_packets: u64,
     pub unique_bytes: u64,
-    pub dup_acks: u64,
-    pub triple_dup_acks: u64,
-    pub sack_packets: u64,
-    pub dsack_packets: u64,
-    pub zero_window_advertisements: u64,
-    pub zero_window_probes: u64,
+    pub dup_acks: u32,
+    pub triple_dup_acks: u32,
+    pub sack_packets: u32,
+    pub dsack_packets: u32,
+    pub zero_window_advertisements: u32,
+    pub zero_window_probes: u32,
     /// The options of this side's SYN (None until one is seen).
-    pub syn_options: Option<TcpOptions>,
+    pub syn_options: Option<SynOptions>,
     /// RFC 7323 window scaling requested (any segment, as tcptrace) and its shift.
     ws_requested: bool,
     window_scale: u8,
@@ -155,12 +176,14 @@ pub struct Direction {
     stats_scaled: bool,
     pub window_samples: u64,
     // Idle time.
-    last_ns: Option<i64>,
+    /// The time of this direction's last segment (valid once `packets` > 0).
+    last_ns: i64,
     pub idle_max_ns: i64,
     /// The last ACK this side sent (raw), and the peer's SYN sequence seeds it.
     ack: u32,
-    /// Outstanding-window total (only "is there any" matters, for duplicate ACKs).
-    owin_tot: u64,
+    /// Has any in-order segment left data outstanding (tcptrace's `owin_tot > 0`, the
+    /// duplicate-ACK test's "data outstanding")?
+    owin_any: bool,
     /// Round trips of this direction's data.
     pub rtt: Rtt,
     seq: Unwrap,
@@ -323,7 +346,7 @@ fn ack_in(
     let Some(ack_rel) = data.seq.peek(ack) else {
         return marks;
     };
-    let outstanding = data.owin_tot > 0;
+    let outstanding = data.owin_any;
     let mut changed = false;
     let mut last_xmit = i64::MIN;
     let Direction {
@@ -350,11 +373,11 @@ fn ack_in(
                     // RST); tcptrace counts them. It leaves the count where it was.
                     continue;
                 }
-                *dup_acks += 1;
+                *dup_acks = dup_acks.saturating_add(1);
                 marks.set(Marks::DUP_ACK);
                 r.acked += 1;
                 if r.acked == 4 {
-                    *triple_dup_acks += 1;
+                    *triple_dup_acks = triple_dup_acks.saturating_add(1);
                     marks.set(Marks::TRIPLE_DUP_ACK);
                 }
             } else {
@@ -391,10 +414,10 @@ impl Health {
         let (syn, fin, rst, ack) = (fl & SYN != 0, fl & FIN != 0, fl & RST != 0, fl & ACK != 0);
         let mut marks = Marks::default();
         if syn {
-            this.syn_count += 1;
+            this.syn_count = this.syn_count.saturating_add(1);
         }
         if fin {
-            this.fin_count += 1;
+            this.fin_count = this.fin_count.saturating_add(1);
         }
         // The effective window: scaled once both sides asked for scaling (never in a SYN).
         let eff_win = if ack || syn {
@@ -407,15 +430,15 @@ impl Health {
         } else {
             0
         };
-        if let Some(last) = this.last_ns {
-            this.idle_max_ns = this.idle_max_ns.max(s.ts_ns - last);
+        if this.packets > 0 {
+            this.idle_max_ns = this.idle_max_ns.max(s.ts_ns - this.last_ns);
         }
-        this.last_ns = Some(s.ts_ns);
+        this.last_ns = s.ts_ns;
         let len = s.payload_len;
         let start = this.seq.take(s.seq);
         if syn {
             other.ack = s.seq; // tcptrace seeds the peer's "last ACK" with the ISN
-            this.syn_options = Some(s.options);
+            this.syn_options = Some(SynOptions::of(&s.options));
         }
         let o = &s.options;
         if let Some(ws) = o.window_scale {
@@ -440,14 +463,14 @@ impl Health {
             let mut retrans_cnt = 0i64;
             let probe = other.win_last == 0 && other.packets > 0 && !syn;
             if probe {
-                this.zero_window_probes += 1;
+                this.zero_window_probes = this.zero_window_probes.saturating_add(1);
                 marks.set(Marks::WINDOW_PROBE);
             } else {
                 (retrans_bytes, out_of_order) = this.addseg(start, start + rlen - 1, s.ts_ns);
                 retrans_cnt = retrans_bytes;
             }
             if out_of_order {
-                this.out_of_order_packets += 1;
+                this.out_of_order_packets = this.out_of_order_packets.saturating_add(1);
                 marks.set(Marks::OUT_OF_ORDER);
             }
             if syn {
@@ -476,7 +499,7 @@ impl Health {
         }
         let retrans = retrans_bytes > 0;
         if retrans {
-            this.retrans_packets += 1;
+            this.retrans_packets = this.retrans_packets.saturating_add(1);
             this.retrans_bytes += retrans_bytes as u64;
             marks.set(Marks::RETRANSMISSION);
         }
@@ -502,15 +525,15 @@ impl Health {
         }
         if ack {
             if eff_win == 0 {
-                this.zero_window_advertisements += 1;
+                this.zero_window_advertisements = this.zero_window_advertisements.saturating_add(1);
                 marks.set(Marks::ZERO_WINDOW);
             }
             let blocks = o.sack_blocks();
             if let Some(&(l0, r0)) = blocks.first() {
-                this.sack_packets += 1;
+                this.sack_packets = this.sack_packets.saturating_add(1);
                 marks.set(Marks::SACK);
                 if is_dsack(s.ack, blocks, l0, r0) {
-                    this.dsack_packets += 1;
+                    this.dsack_packets = this.dsack_packets.saturating_add(1);
                     marks.set(Marks::DSACK);
                 }
             }
@@ -524,7 +547,7 @@ impl Health {
             } else {
                 end_raw.wrapping_sub(u64::from(other.ack.wrapping_sub(1)))
             };
-            this.owin_tot = this.owin_tot.wrapping_add(owin);
+            this.owin_any |= owin != 0;
         }
         marks
     }
@@ -586,22 +609,62 @@ pub const DIRECTION_FIGURES: [(&str, FigureKind); 24] = [
     ("throughput_bps", FigureKind::Float),
 ];
 
-/// One direction's figures in the record.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// One direction's figures in the record, kept small (a record can wait in memory for
+/// an earlier connection to finish): counts as u32 where tcptrace's are, floats with NaN
+/// for null, windows with `u64::MAX` for null.
+#[derive(Clone, Debug)]
 pub struct DirectionFigures {
-    pub counts: [u64; 9],
-    pub mss: Option<u16>,
-    pub window_scale: Option<u8>,
-    pub sack_permitted: Option<bool>,
-    pub timestamps: Option<bool>,
-    pub window: Option<(u64, u64, u64)>,
-    pub rtt_samples: u64,
-    /// min, avg, max, stdev in seconds.
-    pub rtt: [Option<f64>; 4],
-    pub idle_max_s: Option<f64>,
-    pub throughput_bps: Option<f64>,
+    /// retrans_packets, out_of_order, dup_acks, triple_dup_acks, sack, dsack,
+    /// zero_window_advertisements, zero_window_probes.
+    pub counts: [u32; 8],
+    pub retrans_bytes: u64,
     /// Segments that carry sequence space (the retransmission rate's denominator).
     pub seq_packets: u64,
+    pub rtt_samples: u64,
+    pub syn: Option<SynOptions>,
+    /// min, max, avg (`u64::MAX`: not seen).
+    pub window: [u64; 3],
+    /// min, avg, max, stdev in seconds (NaN: none).
+    pub rtt: [f64; 4],
+    pub idle_max_s: f64,
+    pub throughput_bps: f64,
+}
+
+impl Default for DirectionFigures {
+    fn default() -> Self {
+        DirectionFigures {
+            counts: [0; 8],
+            retrans_bytes: 0,
+            seq_packets: 0,
+            rtt_samples: 0,
+            syn: None,
+            window: [u64::MAX; 3],
+            rtt: [f64::NAN; 4],
+            idle_max_s: f64::NAN,
+            throughput_bps: f64::NAN,
+        }
+    }
+}
+
+/// Equal when every figure is, a null (NaN) float equal to a null one.
+impl PartialEq for DirectionFigures {
+    fn eq(&self, o: &Self) -> bool {
+        let floats = |d: &Self| {
+            let [a, b, c, e] = d.rtt;
+            [a, b, c, e, d.idle_max_s, d.throughput_bps].map(f64::to_bits)
+        };
+        self.counts == o.counts
+            && self.retrans_bytes == o.retrans_bytes
+            && self.seq_packets == o.seq_packets
+            && self.rtt_samples == o.rtt_samples
+            && self.syn == o.syn
+            && self.window == o.window
+            && floats(self) == floats(o)
+    }
+}
+
+fn nan_none(x: f64) -> Option<f64> {
+    (!x.is_nan()).then_some(x)
 }
 
 /// The record's health figures: client to server, server to client, and the rate.
@@ -622,11 +685,10 @@ impl DirectionFigures {
     fn of(d: &Direction, peer: &Direction, duration_ns: i64) -> Self {
         let (mean, stdev) = d.rtt.mean_stdev();
         let has_rtt = d.rtt.samples > 0;
-        let syn = d.syn_options;
+        let secs = |ns: f64| ns / NS_F;
         DirectionFigures {
             counts: [
                 d.retrans_packets,
-                d.retrans_bytes,
                 d.out_of_order_packets,
                 d.dup_acks,
                 d.triple_dup_acks,
@@ -635,23 +697,41 @@ impl DirectionFigures {
                 d.zero_window_advertisements,
                 d.zero_window_probes,
             ],
-            mss: syn.and_then(|o| o.mss),
-            window_scale: syn.and_then(|o| o.window_scale),
-            sack_permitted: syn.map(|o| o.sack_permitted),
-            timestamps: syn.map(|o| o.timestamps),
-            window: (d.packets > 0).then(|| (d.win_min, d.win_max, d.window_avg(peer))),
-            rtt_samples: d.rtt.samples,
-            rtt: [
-                has_rtt.then(|| d.rtt.min_ns as f64 / NS_F),
-                mean.map(|m| m / NS_F),
-                has_rtt.then(|| d.rtt.max_ns as f64 / NS_F),
-                stdev.map(|s| s / NS_F),
-            ],
-            idle_max_s: (d.packets > 0).then(|| d.idle_max_ns as f64 / NS_F),
-            throughput_bps: (duration_ns > 0)
-                .then(|| d.unique_bytes as f64 / (duration_ns as f64 / NS_F)),
+            retrans_bytes: d.retrans_bytes,
             seq_packets: d.seq_packets,
+            rtt_samples: d.rtt.samples,
+            syn: d.syn_options,
+            window: if d.window_samples > 0 {
+                [d.win_min, d.win_max, d.window_avg(peer)]
+            } else {
+                [u64::MAX; 3]
+            },
+            rtt: if has_rtt {
+                [
+                    secs(d.rtt.min_ns as f64),
+                    mean.map_or(f64::NAN, secs),
+                    secs(d.rtt.max_ns as f64),
+                    stdev.map_or(f64::NAN, secs),
+                ]
+            } else {
+                [f64::NAN; 4]
+            },
+            idle_max_s: if d.packets > 0 {
+                secs(d.idle_max_ns as f64)
+            } else {
+                f64::NAN
+            },
+            throughput_bps: if duration_ns > 0 {
+                d.unique_bytes as f64 / secs(duration_ns as f64)
+            } else {
+                f64::NAN
+            },
         }
+    }
+
+    /// Retransmitted segments.
+    pub fn retrans_packets(&self) -> u64 {
+        u64::from(self.counts[0])
     }
 
     /// The figure called `name` (a [`DIRECTION_FIGURES`] name), or None.
@@ -662,21 +742,25 @@ impl DirectionFigures {
     /// The figure at index `i` of [`DIRECTION_FIGURES`].
     pub fn figure(&self, i: usize) -> Figure {
         use Figure::*;
-        let win = |f: fn(&(u64, u64, u64)) -> u64| Int(self.window.as_ref().map(|w| sat(f(w))));
+        let count = |c: u32| Int(Some(i64::from(c)));
+        let win = |w: u64| Int((w != u64::MAX).then(|| sat(w)));
+        let syn = self.syn;
         match i {
             0 => Int(Some(sat(self.seq_packets))),
-            1..=9 => Int(Some(sat(self.counts[i - 1]))),
-            10 => Int(self.mss.map(i64::from)),
-            11 => Int(self.window_scale.map(i64::from)),
-            12 => Bool(self.sack_permitted),
-            13 => Bool(self.timestamps),
-            14 => win(|w| w.0),
-            15 => win(|w| w.1),
-            16 => win(|w| w.2),
+            1 => count(self.counts[0]),
+            2 => Int(Some(sat(self.retrans_bytes))),
+            3..=9 => count(self.counts[i - 2]),
+            10 => Int(syn.and_then(|o| o.mss).map(i64::from)),
+            11 => Int(syn.and_then(|o| o.window_scale).map(i64::from)),
+            12 => Bool(syn.map(|o| o.sack_permitted)),
+            13 => Bool(syn.map(|o| o.timestamps)),
+            14 => win(self.window[0]),
+            15 => win(self.window[1]),
+            16 => win(self.window[2]),
             17 => Int(Some(sat(self.rtt_samples))),
-            18..=21 => Float(self.rtt[i - 18]),
-            22 => Float(self.idle_max_s),
-            _ => Float(self.throughput_bps),
+            18..=21 => Float(nan_none(self.rtt[i - 18])),
+            22 => Float(nan_none(self.idle_max_s)),
+            _ => Float(nan_none(self.throughput_bps)),
         }
     }
 }
@@ -740,7 +824,7 @@ impl HealthFigures {
         let c2s = DirectionFigures::of(c, s, duration_ns);
         let s2c = DirectionFigures::of(s, c, duration_ns);
         let segs = c2s.seq_packets + s2c.seq_packets;
-        let rexmt = c2s.counts[0] + s2c.counts[0];
+        let rexmt = c2s.retrans_packets() + s2c.retrans_packets();
         HealthFigures {
             retrans_rate: (segs > 0).then(|| rexmt as f64 / segs as f64),
             c2s,
