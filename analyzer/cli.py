@@ -220,7 +220,8 @@ def connections(
 ) -> None:
     """One record per TCP connection, UDP flow and ICMP exchange: handshake, close, RFC 9293
     states of both endpoints, TIME_WAIT side, bytes each way, Zeek conn_state, history and
-    tunnel_parents."""
+    tunnel_parents, and TCP health each way (retransmissions, duplicate ACKs, SACK, zero
+    windows, windows, RTT, idle time, throughput, as tcptrace counts them)."""
     from analyzer.api import Analysis
     from analyzer.report.formats import default_format
     from analyzer.report.sinks import STREAMING_FORMATS
@@ -309,7 +310,9 @@ def summary(
     quiet: QuietOpt = False,
 ) -> None:
     """How the handshakes went and how connections ended: counts by handshake, end, closer,
-    time_wait and conn_state, handshake RTT percentiles, and the top server endpoints."""
+    time_wait and conn_state, handshake RTT percentiles, and the top server endpoints; TCP
+    health (the retransmission rate, connections with retransmissions, duplicate ACKs and
+    zero windows, data RTT percentiles, the worst connections by retransmissions)."""
     from analyzer.api import Analysis
     from analyzer.report import writers
 
@@ -554,6 +557,10 @@ def report(
         "the exit code is 1 when one fails.")] = None,
     policy: Annotated[Path | None, typer.Option(
         "--policy", help="A TOML policy file of named rules (see `check`).")] = None,
+    retrans_threshold: Annotated[float, typer.Option(
+        "--retrans-threshold", min=0.0, max=1.0,
+        help="List a connection in the problems when its retrans_rate (retransmitted over "
+        "all segments carrying sequence space) is above this.")] = 0.01,  # RETRANS_THRESHOLD
     display_filter: FilterOpt = None,
     loader: LoaderOpt = Loader.tshark,
     check_checksums: ChecksumOpt = False,
@@ -585,7 +592,8 @@ def report(
                           decode_as=tuple(decode_as or ()), prefs=tuple(pref or ()),
                           display_filter=display_filter, session_reset=_SESSION_RESET)
     written = write_report(results, out, options, csv=csv, title=title,
-                           step_summary=step_summary, checks=check_rows)
+                           step_summary=step_summary, checks=check_rows,
+                           retrans_threshold=retrans_threshold)
     if checks:
         junit_xml.write(checks, out / "junit.xml", strict)
         written.append(out / "junit.xml")

@@ -183,7 +183,7 @@ def test_globs_expand_and_jobs_give_the_same_records() -> None:
     two = runner.invoke(app, ["connections", pattern, "-f", "jsonl", "-j", "2", "-q"])
     assert one.exit_code == two.exit_code == 0
     assert one.stdout == two.stdout
-    assert len(one.stdout.splitlines()) == 16  # the 12 real captures hold 16 connections
+    assert len(one.stdout.splitlines()) == 19  # the 15 real captures hold 19 connections
 
 
 def test_diff_reports_endpoint_changes() -> None:

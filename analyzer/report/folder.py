@@ -18,14 +18,15 @@ from analyzer.loader.extract import extract_frames
 from analyzer.report import explain
 from analyzer.report.app import http_frame, websocket_frame
 from analyzer.report.markdown import pick_connections, render_markdown
+from analyzer.report.summary import RETRANS_THRESHOLD
 from analyzer.report.writers import flat_frame, write_parquet
 
 
-def diagrams(results: Sequence[CaptureResult], options: LoadOptions, limit: int = 3
-             ) -> dict[str, str]:
+def diagrams(results: Sequence[CaptureResult], options: LoadOptions, limit: int = 3,
+             retrans_threshold: float = RETRANS_THRESHOLD) -> dict[str, str]:
     """Mermaid ladders (uid -> block) of the connections that matter most."""
     records = [r for c in results for r in c.records]
-    chosen = pick_connections(records, limit)
+    chosen = pick_connections(records, limit, retrans_threshold)
     out: dict[str, str] = {}
     if resolve_engine(options) == "native":
         # Each connection's packets straight from the capture, with the engine's own
@@ -77,14 +78,17 @@ def _packets_between(capture: str, options: LoadOptions, spans: list[tuple[int, 
 def write_report(results: Sequence[CaptureResult], out_dir: Path, options: LoadOptions, *,
                  csv: bool = False, title: str = "pcap-analyzer report",
                  checks: Sequence[dict[str, object]] = (),
-                 step_summary: bool = True) -> list[Path]:
-    """Write the folder; return the files written."""
+                 step_summary: bool = True,
+                 retrans_threshold: float = RETRANS_THRESHOLD) -> list[Path]:
+    """Write the folder; return the files written. A connection retransmitting more than
+    ``retrans_threshold`` of its segments is listed in the problems."""
     out_dir.mkdir(parents=True, exist_ok=True)
     analysis = Analysis(list(results))
     records = analysis.records
     written: list[Path] = []
-    markdown = render_markdown(results, diagrams(results, options), title=title,
-                               checks=checks)
+    markdown = render_markdown(results, diagrams(results, options,
+                                                 retrans_threshold=retrans_threshold),
+                               title=title, checks=checks, retrans_threshold=retrans_threshold)
     md_path = out_dir / "report.md"
     md_path.write_text(markdown, encoding="utf-8")
     written.append(md_path)
@@ -111,7 +115,8 @@ def write_report(results: Sequence[CaptureResult], out_dir: Path, options: LoadO
             safe.to_csv(csv_path, index=False)
             written.append(csv_path)
     html_path = out_dir / "report.html"
-    html_path.write_text(_html(analysis, http, websockets, title, checks), encoding="utf-8")
+    html_path.write_text(_html(analysis, http, websockets, title, checks, retrans_threshold),
+                         encoding="utf-8")
     written.append(html_path)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary and summary_file:
@@ -121,11 +126,11 @@ def write_report(results: Sequence[CaptureResult], out_dir: Path, options: LoadO
 
 
 def _html(analysis: Analysis, http: object, websockets: object, title: str,
-          checks: Sequence[dict[str, object]]) -> str:
+          checks: Sequence[dict[str, object]], retrans_threshold: float) -> str:
     from analyzer.report.html import render_html
 
     captures = [(c.path, c.status) for c in analysis.captures]
     generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return render_html(analysis.connections, http, websockets,  # type: ignore[arg-type]
                        analysis.summary(), captures, title=title, generated=generated,
-                       checks=list(checks) or None)
+                       checks=list(checks) or None, retrans_threshold=retrans_threshold)

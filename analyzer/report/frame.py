@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -20,6 +21,11 @@ from analyzer.report.schema import (
 )
 
 __all__ = ["CATEGORIES", "STATES", "frame_from_columns", "to_frame"]
+
+#: pandas dtypes of the record's nullable kinds (``schema.HEALTH_KINDS``).
+_DTYPES: dict[str, Any] = {"Int64": pd.Int64Dtype(), "boolean": pd.BooleanDtype(),
+                           "float64": "float64"}
+
 
 def to_frame(records: Iterable[ConnectionRecord]) -> pd.DataFrame:
     return frame_from_columns(columns_from_records(records))
@@ -43,7 +49,7 @@ def frame_from_columns(cols: Columns) -> pd.DataFrame:
     for col in FLOAT_COLUMNS:
         df[col] = df[col].astype("float64")
     for col, kind in HEALTH_KINDS.items():
-        df[col] = df[col].astype(kind)
+        df[col] = df[col].astype(_DTYPES[kind])
     df["first_time"] = pd.to_datetime(df["first_ts_ns"], unit="ns", utc=True)
     df["last_time"] = pd.to_datetime(df["last_ts_ns"], unit="ns", utc=True)
     return df

@@ -34,9 +34,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from analyzer.report.summary import RETRANS_THRESHOLD
+from analyzer.report.writers import health_cell
+
 MAX_TIMELINE = 200  # connections drawn in the timeline
 MAX_ROWS = 10_000  # rows per table (connections, HTTP, WebSocket)
 MAX_PROBLEMS = 1_000
+MAX_RETRANS_BARS = 15  # connections drawn in the retransmission chart
 
 ENDS = ("fin", "rst", "half_closed", "open")
 TIME_WAIT = ("client", "server", "both", "none")
@@ -45,6 +49,9 @@ CLOSERS = ("client", "server", "both")
 END_COLORS = {"fin": "#2e7d32", "rst": "#c62828", "half_closed": "#ef8f00", "open": "#1565c0",
               "udp": "#9e9e9e"}
 TW_COLORS = {"client": "#5e35b1", "server": "#00838f", "both": "#6d4c41", "none": "#b0b0b0"}
+#: Per-direction series of the TCP health charts: data sent by the client, by the server.
+DIRECTION_COLORS = {"c2s": "#3f6fb5", "s2c": "#ef8f00"}
+DIRECTION_LABELS = {"c2s": "client → server data", "s2c": "server → client data"}
 
 _env: Environment | None = None
 
@@ -72,13 +79,15 @@ def _wbr(text: object, after: str = "_/.-") -> Markup:
 def render_html(connections: pd.DataFrame, http: pd.DataFrame, websockets: pd.DataFrame,
                 summary: pd.DataFrame, captures: list[tuple[str, str]], *,
                 title: str = "pcap-analyzer report", generated: str | None = None,
-                checks: list[dict[str, object]] | None = None) -> str:
+                checks: list[dict[str, object]] | None = None,
+                retrans_threshold: float = RETRANS_THRESHOLD) -> str:
     """One HTML document with every table and chart of the report.
 
     ``connections`` is ``report.frame.to_frame``'s frame, ``http``/``websockets`` are
     ``report.app``'s frames, ``summary`` is ``report.summary.summarize``'s, ``captures``
     lists every input as (path, status) and ``checks`` the optional rule results
-    (capture, rule, passed, measured, severity)."""
+    (capture, rule, passed, measured, severity). A connection whose ``retrans_rate`` is
+    above ``retrans_threshold`` is a problem."""
     env = _environment()
     names = [path for path, _ in captures] + [str(c) for c in _col(connections, "capture")]
     labels = _capture_labels(names)
@@ -107,8 +116,11 @@ def render_html(connections: pd.DataFrame, http: pd.DataFrame, websockets: pd.Da
         },
         "captures": [_capture_row(path, status, labels, packets, per_capture)
                      for path, status in captures],
-        "problems": _problems(conns, websockets, captures, checks, labels, numbers),
+        "problems": _problems(conns, websockets, captures, checks, labels, numbers,
+                              retrans_threshold),
         "summary_rows": _summary_rows(summary, captures, labels),
+        "health_rows": _health_rows(summary, captures, labels),
+        "retrans_threshold": _percent(retrans_threshold),
         "charts": _charts(tcp, conns),
         "checks": [_check_row(c, labels) for c in checks],
         "connections": _connection_rows(conns, labels),
@@ -158,6 +170,13 @@ def _ms(seconds: object) -> str:
     if _missing(seconds):
         return ""
     return f"{float(seconds) * 1000:.3f}"  # type: ignore[arg-type]
+
+
+def _percent(rate: object) -> str:
+    """A rate as a short percentage (0.0213 -> "2.13%"), '' for null."""
+    if _missing(rate):
+        return ""
+    return f"{float(rate) * 100:.3g}%"  # type: ignore[arg-type]
 
 
 def _endpoint(ip: object, port: object) -> str:
@@ -226,6 +245,39 @@ def _summary_rows(summary: pd.DataFrame, captures: Sequence[tuple[str, str]],
     return rows
 
 
+def _health_rows(summary: pd.DataFrame, captures: Sequence[tuple[str, str]],
+                 labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Each capture's TCP health, from the summary's ``tcp_health`` and ``data_rtt_ms``
+    lines (captures without TCP connections have none)."""
+    health: dict[str, dict[str, Any]] = {}
+    for rec in summary.to_dict("records"):
+        section = str(rec["section"])
+        if section not in ("tcp_health", "data_rtt_ms"):
+            continue
+        row = health.setdefault(str(rec["capture"]), {})
+        item = str(rec["item"])
+        if section == "data_rtt_ms":
+            row[f"rtt_{item}"] = f"{float(rec['value']):.3f}"
+            continue
+        row[item] = _int(rec["count"]) or 0
+        if item == "retransmitted":
+            row["rate"] = _percent(rec["value"])
+    order = [p for p, _ in captures] + list(health)
+    rows = []
+    for cap in dict.fromkeys(order):
+        if cap not in health:
+            continue
+        h = health[cap]
+        rows.append({"path": cap, "label": _label(labels, cap),
+                     "segments": h.get("segments", 0),
+                     "retransmitted": h.get("retransmitted", 0), "rate": h.get("rate", ""),
+                     "with_retransmissions": h.get("with_retransmissions", 0),
+                     "with_dup_acks": h.get("with_dup_acks", 0),
+                     "with_zero_window": h.get("with_zero_window", 0),
+                     **{f"rtt_{q}": h.get(f"rtt_{q}", "") for q in ("p50", "p95", "p99", "max")}})
+    return rows
+
+
 def _summary_index(summary: pd.DataFrame) -> tuple[
         dict[str, dict[tuple[str, str], int]], dict[str, dict[str, float]], set[str]]:
     """(capture -> (section, item) -> count, capture -> RTT percentile -> ms, captures
@@ -280,6 +332,7 @@ def _connection_rows(conns: pd.DataFrame, labels: Mapping[str, str]) -> dict[str
             "time_wait": _text(rec.get("time_wait")),
             "conn_state": _text(rec.get("conn_state")),
             "history": _text(rec.get("history")),
+            "health": health_cell(rec) if "retrans_rate" in rec else "",
         })
     return {"rows": rows, "total": len(conns), "udp": any(r["proto"] == "udp" for r in rows)}
 
@@ -367,9 +420,11 @@ def _check_row(check: Mapping[str, object], labels: Mapping[str, str]) -> dict[s
 
 def _problems(conns: pd.DataFrame, ws: pd.DataFrame, captures: Sequence[tuple[str, str]],
               checks: Sequence[Mapping[str, object]], labels: Mapping[str, str],
-              numbers: Mapping[tuple[str, str], int]) -> dict[str, Any]:
+              numbers: Mapping[tuple[str, str], int],
+              retrans_threshold: float = RETRANS_THRESHOLD) -> dict[str, Any]:
     """Everything that went wrong, most serious first: unreadable captures, failed checks,
-    failed handshakes, resets, CLOSE_WAIT leaks, RFC anomalies, WebSocket failures."""
+    failed handshakes, resets, CLOSE_WAIT leaks, retransmissions above the threshold,
+    zero receive windows, RFC anomalies, WebSocket failures."""
     out: list[dict[str, Any]] = []
 
     def add(rank: int, kind: str, capture: object, n: int | None, where: str,
@@ -417,6 +472,24 @@ def _problems(conns: pd.DataFrame, ws: pd.DataFrame, captures: Sequence[tuple[st
             if _text(rec.get(f"{side}_state")) == "CLOSE_WAIT":
                 add(4, "CLOSE_WAIT left open", cap, n, where,
                     f"the {side} received the peer's FIN and never sent its own")
+        rate = rec.get("retrans_rate")
+        if not _missing(rate) and float(rate) > retrans_threshold:  # type: ignore[arg-type]
+            c2s = _int(rec.get("retrans_packets_c2s")) or 0
+            s2c = _int(rec.get("retrans_packets_s2c")) or 0
+            add(4, "retransmissions", cap, n, where,
+                f"{_percent(rate)} of the segments retransmitted ({c2s} client → server, "
+                f"{s2c} server → client), above {_percent(retrans_threshold)}")
+        zero = [(side, k) for side, d in (("client", "c2s"), ("server", "s2c"))
+                if (k := _int(rec.get(f"zero_window_advertisements_{d}")) or 0)]
+        if zero:
+            probes = [(side, k) for side, d in (("client", "c2s"), ("server", "s2c"))
+                      if (k := _int(rec.get(f"zero_window_probes_{d}")) or 0)]
+            detail = "receiver window went to zero: " + "; ".join(
+                f"the {side} advertised a zero window {_times(k)}" for side, k in zero)
+            if probes:
+                detail += "; " + "; ".join(f"the {side} sent {k} window probe"
+                                           f"{'s' * (k != 1)}" for side, k in probes)
+            add(4, "zero window", cap, n, where, detail)
     for rec in ws.to_dict("records"):
         cap = rec.get("capture")
         conn = numbers.get((_text(cap), _text(rec.get("uid"))))
@@ -436,6 +509,10 @@ def _problems(conns: pd.DataFrame, ws: pd.DataFrame, captures: Sequence[tuple[st
             "kinds": sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
 # --------------------------------------------------------------------------------- charts
 
 
@@ -452,6 +529,8 @@ def _charts(tcp: pd.DataFrame, conns: pd.DataFrame) -> dict[str, Markup | None]:
                                 TW_COLORS) if len(tcp) else None,
         "rtt": _rtt_chart(rtts) if rtts else None,
         "timeline": _timeline(conns) if len(conns) else None,
+        "data_rtt": _data_rtt_chart(tcp),
+        "retrans": _retrans_chart(tcp),
     }
 
 
@@ -580,3 +659,91 @@ def _timeline(conns: pd.DataFrame) -> Markup:
         fig.legend(handles=[Patch(color=END_COLORS[k], label=k) for k in present],
                    loc="outside upper center", ncols=len(present), frameon=False)
         return _svg(fig, "timeline")
+
+
+def _data_rtt_chart(tcp: pd.DataFrame) -> Markup | None:
+    """A histogram of each connection's data RTT (``rtt_avg_s``), one value per direction
+    with samples, stacked by direction; log scale when the values span more than 50x.
+    None when no direction has a sample."""
+    series: dict[str, np.ndarray] = {}
+    for d in DIRECTION_COLORS:
+        col, n = f"rtt_avg_s_{d}", f"rtt_samples_{d}"
+        if col not in tcp.columns:
+            return None
+        has = tcp[n].astype("Int64").fillna(0).to_numpy(dtype="int64") > 0
+        values = tcp[col].astype("float64").to_numpy()[has] * 1000
+        series[d] = values[~np.isnan(values)]
+    every = np.concatenate(list(series.values()))
+    if not len(every):
+        return None
+    lo, hi = float(every.min()), float(every.max())
+    log = lo > 0 and hi / lo > 50
+    with _style("data_rtt"):
+        fig, ax = _new_figure(4.0, 2.8)
+        if log:
+            bins: Any = np.geomspace(lo, hi, 31)
+            ax.set_xscale("log")
+        elif hi > lo:
+            bins = np.linspace(lo, hi, 31)
+        else:
+            half = 0.5 * max(lo, 1e-3)
+            bins = np.array([lo - half, lo + half])
+        present = [d for d in DIRECTION_COLORS if len(series[d])]
+        ax.hist([series[d] for d in present], bins=bins, stacked=True,
+                color=[DIRECTION_COLORS[d] for d in present],
+                label=[DIRECTION_LABELS[d] for d in present], edgecolor="white",
+                linewidth=0.5)
+        fig.legend(loc="outside upper center", ncols=2, frameon=False)
+        ax.set_xlabel("data RTT per connection and direction (ms)"
+                      + (", log scale" if log else ""))
+        ax.set_ylabel("connection directions")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(axis="y", color="#e5e5e5")
+        return _svg(fig, "data_rtt")
+
+
+def retrans_bars(tcp: pd.DataFrame) -> list[tuple[int, int, int, float | None]]:
+    """The retransmission chart's bars: (connection number as in the connections table,
+    retransmitted segments client to server, server to client, retrans_rate) of the
+    connections with the most retransmitted segments, most first (ties in table order),
+    at most MAX_RETRANS_BARS. ``tcp`` keeps the connections frame's row positions as its
+    index."""
+    if "retrans_packets_c2s" not in tcp.columns:
+        return []
+    c2s = tcp["retrans_packets_c2s"].astype("Int64").fillna(0).to_numpy(dtype="int64")
+    s2c = tcp["retrans_packets_s2c"].astype("Int64").fillna(0).to_numpy(dtype="int64")
+    rates = tcp["retrans_rate"].astype("float64").to_numpy()
+    total = c2s + s2c
+    order = [int(i) for i in np.argsort(-total, kind="stable") if total[i] > 0]
+    return [(int(tcp.index[i]) + 1, int(c2s[i]), int(s2c[i]),
+             None if math.isnan(rates[i]) else float(rates[i]))
+            for i in order[:MAX_RETRANS_BARS]]
+
+
+def _retrans_chart(tcp: pd.DataFrame) -> Markup | None:
+    """The connections with the most retransmitted segments (``retrans_bars``), one bar
+    each, split by direction, labelled by their retransmission rate and numbered as in the
+    connections table. None when nothing was retransmitted."""
+    bars_data = retrans_bars(tcp)
+    if not bars_data:
+        return None
+    n = len(bars_data)
+    c2s = [b[1] for b in bars_data]
+    s2c = [b[2] for b in bars_data]
+    with _style("retrans"):
+        fig, ax = _new_figure(4.0, max(2.8, 1.2 + 0.22 * n))
+        ys = list(range(n))
+        ax.barh(ys, c2s, height=0.7, color=DIRECTION_COLORS["c2s"],
+                label=DIRECTION_LABELS["c2s"])
+        bars = ax.barh(ys, s2c, left=c2s, height=0.7, color=DIRECTION_COLORS["s2c"],
+                       label=DIRECTION_LABELS["s2c"])
+        ax.bar_label(bars, labels=[_percent(b[3]) for b in bars_data], padding=3)
+        ax.set_yticks(ys, [f"#{b[0]}" for b in bars_data])
+        ax.set_ylim(n - 0.4, -0.6)
+        ax.margins(x=0.2)
+        ax.set_xlabel("retransmitted segments (label: retransmission rate)")
+        ax.set_ylabel("connection")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(axis="x", color="#e5e5e5")
+        fig.legend(loc="outside upper center", ncols=2, frameon=False)
+        return _svg(fig, "retrans")

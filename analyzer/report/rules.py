@@ -35,7 +35,10 @@ Semantics (README, "CI checks"):
   .mean`` aggregate the non-null values; of no values, ``sum`` is 0 and the others null.
   Percentiles interpolate linearly (as pandas' ``quantile``, and the summary command).
 * Null: ``x == null`` and ``x != null`` test for null; any other comparison with a null
-  operand is false (so is ``in``). Arithmetic with null gives null.
+  operand is false (so is ``in``). Arithmetic with null gives null. A nullable column
+  (``int | None``, ``bool | None``, ``float | None`` in the record, so ``Int64``,
+  ``boolean`` and ``float64`` in the DataFrame: the TCP health fields, null on UDP and
+  ICMP rows) reads null where the record has None, and a float NaN reads null too.
 * Division: ``0 / 0`` is 0 (so a rate over an empty capture is 0); ``x / 0`` is null
   otherwise.
 """
@@ -997,6 +1000,8 @@ class _Evaluator:
             value = row.get(node.column)
             if node.key is not None:
                 return None if value is None else value.get(node.key, 0)
+            if isinstance(value, float) and math.isnan(value):
+                return None  # a float column's "not measured" (NaN) is null
             return value
         if isinstance(node, (Count, Quantifier, Aggregate)):
             key = id(node)

@@ -1,16 +1,25 @@
-"""The ``summary`` table: how handshakes went and how connections ended, per capture."""
+"""The ``summary`` table: how handshakes went and how connections ended, per capture,
+and how healthy the TCP connections were (retransmissions, duplicate ACKs, zero windows,
+data round-trip times)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from analyzer.core.records import ConnectionRecord
 
 SECTIONS = ("handshake", "end", "closer", "time_wait", "conn_state")
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
+#: Connections listed in the ``worst_retransmissions`` section.
+WORST_RETRANSMITTERS = 5
+#: The report's Problems list a connection whose ``retrans_rate`` is above this (1%);
+#: ``report --retrans-threshold`` changes it.
+RETRANS_THRESHOLD = 0.01
 
 
 def summarize(df: pd.DataFrame, records: Sequence[ConnectionRecord] = (),
@@ -21,8 +30,10 @@ def summarize(df: pd.DataFrame, records: Sequence[ConnectionRecord] = (),
 
     With the records, it also has the HTTP lines (requests, responses, requests per
     connection) and the WebSocket lines (upgrades established and rejected, close codes,
-    who closed). ``statuses`` (capture, status, packets) adds a "capture" row for every
-    input, including those that could not be read."""
+    who closed). The TCP health lines (``tcp_health``, ``data_rtt_ms``,
+    ``worst_retransmissions``) are those of :func:`tcp_health`. ``statuses`` (capture,
+    status, packets) adds a "capture" row for every input, including those that could not
+    be read."""
     rows: list[dict[str, object]] = []
     for path, status, packets in statuses:
         rows.append(_row(path, "capture", status, packets, None))
@@ -48,6 +59,7 @@ def summarize(df: pd.DataFrame, records: Sequence[ConnectionRecord] = (),
                 rows.append({"capture": capture, "section": "handshake_rtt_ms", "item": name,
                              "count": len(rtt), "percent": None,
                              "value": round(float(rtt.quantile(q)) * 1000, 3)})
+        rows.extend(_health_rows(str(capture), tcp_health(tcp), total))
         servers = (group.assign(endpoint=group["server_ip"].astype(str) + ":"
                                 + group["server_port"].astype(str) + "/"
                                 + group["proto"].astype(str))
@@ -112,3 +124,134 @@ def _row(capture: object, section: str, item: str, n: int, total: int | None
     pct = round(100.0 * n / total, 1) if total else None
     return {"capture": capture, "section": section, "item": item, "count": n, "percent": pct,
             "value": None}
+
+
+# ------------------------------------------------------------------------------ TCP health
+
+
+@dataclass(frozen=True, slots=True)
+class Retransmitter:
+    """One connection among the worst by retransmitted segments."""
+
+    uid: str
+    client: str
+    server: str
+    retrans_c2s: int
+    retrans_s2c: int
+    retrans_rate: float | None
+
+    @property
+    def retrans(self) -> int:
+        return self.retrans_c2s + self.retrans_s2c
+
+
+@dataclass(frozen=True, slots=True)
+class TcpHealth:
+    """The TCP health of a set of connections (one capture's, in the summary).
+
+    ``retrans_rate`` pools every connection: the retransmitted segments of both directions
+    of all of them over the segments that carry sequence space (data, SYN or FIN) of both
+    directions of all of them, so a long transfer weighs as many segments as it sent; it is
+    None when no segment carried sequence space.
+
+    ``rtt_ms`` are percentiles (linear, as pandas' ``quantile``) over every data-to-ACK
+    round trip of every direction of every connection: the engine keeps a direction's
+    samples as their count and their mean (``rtt_samples``, ``rtt_avg_s``), so each sample
+    stands at its direction's mean, and a direction weighs as many samples as it had.
+    ``max`` is the largest single sample (the largest ``rtt_max_s``). Empty without any
+    sample."""
+
+    connections: int
+    segments: int
+    retransmitted: int
+    retrans_rate: float | None
+    with_retransmissions: int
+    with_dup_acks: int
+    with_zero_window: int
+    rtt_samples: int
+    rtt_ms: dict[str, float]
+    worst: tuple[Retransmitter, ...]
+
+
+def _ints(df: pd.DataFrame, col: str) -> np.ndarray:
+    """A nullable integer column as int64, null as 0."""
+    values: np.ndarray = df[col].astype("Int64").fillna(0).to_numpy(dtype="int64")
+    return values
+
+
+def _endpoint(ip: object, port: object) -> str:
+    host = str(ip)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def sequence_segments(tcp: pd.DataFrame) -> np.ndarray:
+    """Each connection's segments that carry sequence space (data, SYN or FIN), both ways:
+    ``retrans_rate``'s denominator."""
+    both: np.ndarray = _ints(tcp, "seq_packets_c2s") + _ints(tcp, "seq_packets_s2c")
+    return both
+
+
+def tcp_health(tcp: pd.DataFrame, top: int = WORST_RETRANSMITTERS) -> TcpHealth:
+    """The health figures of ``tcp`` (the TCP rows of the connections frame)."""
+    retrans_c2s, retrans_s2c = _ints(tcp, "retrans_packets_c2s"), _ints(tcp, "retrans_packets_s2c")
+    retrans = retrans_c2s + retrans_s2c
+    segments = int(sequence_segments(tcp).sum())
+    dup = _ints(tcp, "dup_acks_c2s") + _ints(tcp, "dup_acks_s2c")
+    zero = (_ints(tcp, "zero_window_advertisements_c2s")
+            + _ints(tcp, "zero_window_advertisements_s2c"))
+    means, weights, maxima = [], [], []
+    for d in ("c2s", "s2c"):
+        n = _ints(tcp, f"rtt_samples_{d}")
+        avg = tcp[f"rtt_avg_s_{d}"].astype("float64").to_numpy()
+        top_rtt = tcp[f"rtt_max_s_{d}"].astype("float64").to_numpy()
+        has = (n > 0) & ~np.isnan(avg)
+        means.append(avg[has])
+        weights.append(n[has])
+        maxima.append(top_rtt[has & ~np.isnan(top_rtt)])
+    samples = np.repeat(np.concatenate(means), np.concatenate(weights))
+    rtt_ms: dict[str, float] = {}
+    if len(samples):
+        for name, q in PERCENTILES[:-1]:
+            rtt_ms[name] = round(float(np.quantile(samples, q)) * 1000, 3)
+        peak = np.concatenate(maxima)
+        rtt_ms["max"] = round(float(peak.max() if len(peak) else samples.max()) * 1000, 3)
+    order = sorted((i for i in range(len(tcp)) if retrans[i] > 0),
+                   key=lambda i: -int(retrans[i]))[:top]
+    rates = tcp["retrans_rate"].astype("float64").to_numpy()
+    uids, cips, cports = list(tcp["uid"]), list(tcp["client_ip"]), list(tcp["client_port"])
+    sips, sports = list(tcp["server_ip"]), list(tcp["server_port"])
+    worst = tuple(
+        Retransmitter(str(uids[i]), _endpoint(cips[i], cports[i]),
+                      _endpoint(sips[i], sports[i]), int(retrans_c2s[i]), int(retrans_s2c[i]),
+                      None if np.isnan(rates[i]) else float(rates[i]))
+        for i in order)
+    total = int(retrans.sum())
+    return TcpHealth(
+        connections=len(tcp), segments=segments, retransmitted=total,
+        retrans_rate=total / segments if segments else None,
+        with_retransmissions=int((retrans > 0).sum()), with_dup_acks=int((dup > 0).sum()),
+        with_zero_window=int((zero > 0).sum()), rtt_samples=len(samples), rtt_ms=rtt_ms,
+        worst=worst)
+
+
+def _health_rows(capture: str, health: TcpHealth, total: int) -> list[dict[str, object]]:
+    """The summary's lines of one capture's TCP health (none without TCP connections)."""
+    if not total:
+        return []
+    rows = [
+        _row(capture, "tcp_health", "segments", health.segments, None),
+        {**_row(capture, "tcp_health", "retransmitted", health.retransmitted,
+                health.segments), "value": health.retrans_rate},
+        _row(capture, "tcp_health", "with_retransmissions", health.with_retransmissions, total),
+        _row(capture, "tcp_health", "with_dup_acks", health.with_dup_acks, total),
+        _row(capture, "tcp_health", "with_zero_window", health.with_zero_window, total),
+    ]
+    for name, ms in health.rtt_ms.items():
+        rows.append({**_row(capture, "data_rtt_ms", name, health.rtt_samples, None),
+                     "value": ms})
+    for w in health.worst:
+        rows.append({**_row(capture, "worst_retransmissions",
+                            f"{w.uid} {w.client} -> {w.server} "
+                            f"(c2s {w.retrans_c2s}, s2c {w.retrans_s2c})", w.retrans, None),
+                     "value": w.retrans_rate})
+    return rows

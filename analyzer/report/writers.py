@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO, TextIO
 
 import pandas as pd
@@ -21,7 +21,7 @@ TABLE_COLUMNS = (
     ("closer", "closer"), ("client state", "client_state"), ("server state", "server_state"),
     ("TIME_WAIT", "time_wait"), ("zeek", "conn_state"), ("history", "history"),
     ("pkts c>s/s>c", "packets"), ("bytes c>s/s>c", "bytes"), ("http req", "http_requests"),
-    ("ws", "websocket"),
+    ("ws", "websocket"), ("health", "health"),
 )
 
 _CSV_RISKY = ("=", "+", "-", "@", "\t", "\r")
@@ -91,14 +91,41 @@ def write_parquet(df: pd.DataFrame, out: BinaryIO) -> None:
     parquet_frame(df).to_parquet(out, engine="pyarrow", index=False)
 
 
+def _null(value: object) -> bool:
+    """None, pandas' NA or a float NaN: a nullable column's null."""
+    return bool(pd.isna(value))  # type: ignore[call-overload]
+
+
+def _count(value: object) -> int:
+    return 0 if _null(value) else int(value)  # type: ignore[call-overload]
+
+
+def health_cell(row: Mapping[Any, Any]) -> str:
+    """A TCP connection's health in a few characters: its retransmission rate
+    (``2.1% rtx``, ``<0.1% rtx`` below a tenth of a percent) and ``0w`` when a receiver
+    advertised a zero window; ``-`` when neither happened, empty for UDP and ICMP."""
+    if row.get("proto") != "tcp":
+        return ""
+    parts = []
+    rate: Any = row.get("retrans_rate")
+    if not _null(rate) and float(rate) > 0:
+        pct = float(rate) * 100
+        parts.append("<0.1% rtx" if pct < 0.1 else f"{pct:.1f}% rtx")
+    if _count(row.get("zero_window_advertisements_c2s")) + _count(
+            row.get("zero_window_advertisements_s2c")) > 0:
+        parts.append("0w")
+    return " ".join(parts) or "-"
+
+
 def write_table(df: pd.DataFrame, out: TextIO, title: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title, show_lines=False)
-    for header, _ in TABLE_COLUMNS:
-        table.add_column(header, overflow="fold")
+    for header, col in TABLE_COLUMNS:
+        # the health cell is short: kept on one line, so that "0w" is not cut off
+        table.add_column(header, overflow="fold", no_wrap=col == "health")
     for r in df.to_dict("records"):
         cells: list[str] = []
         for _, col in TABLE_COLUMNS:
@@ -117,6 +144,8 @@ def write_table(df: pd.DataFrame, out: TextIO, title: str | None = None) -> None
                 cells.append(str(r[col]).rsplit("/", 1)[-1])
             elif col == "websocket":
                 cells.append("yes" if r[col] else "")
+            elif col == "health":
+                cells.append(health_cell(r))
             else:
                 v = r[col]
                 cells.append("" if v is None or (not isinstance(v, str) and pd.isna(v))
