@@ -50,6 +50,8 @@ demo: tshark venv
 	$(VENV)/bin/pcap-analyzer websockets captures/ws/*.pcap* captures/ws_synthetic/*.pcap --format table
 	$(VENV)/bin/pcap-analyzer summary captures/real/mixed.pcap captures/ws/*.pcap*
 	$(VENV)/bin/pcap-analyzer explain captures/real/half_close.pcapng
+	@# TCP health: real loss on loopback (retransmissions, SACK, D-SACK), as tcptrace counts it
+	$(VENV)/bin/pcap-analyzer summary captures/real/lossy_bulk.pcapng captures/real/lossy_zero_window.pcapng
 	@# The demo policy is meant to flag the bundled RST/refused/CLOSE_WAIT cases: exit 1 is expected.
 	$(VENV)/bin/pcap-analyzer report captures/real captures/synthetic/*.pcap* captures/ws captures/ws_synthetic \
 	  --out out/report --policy examples/policy.toml --csv --no-step-summary; rc=$$?; test $$rc -le 1
@@ -80,7 +82,10 @@ typecheck: venv
 
 ## re-record the loopback captures (root) and rebuild the scapy ones
 captures: tshark venv
+	@command -v nft >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends nftables >/dev/null; }
 	$(PY) captures/record_real.py --out captures/real
+	$(PY) captures/record_lossy.py --out captures/real
 	$(PY) captures/make_synthetic.py --out captures/synthetic
 	$(PY) captures/record_ws.py --out captures/ws
 	$(PY) captures/make_ws_synthetic.py --out captures/ws_synthetic
