@@ -71,3 +71,18 @@ def test_both_engines_give_the_same_health(path: Path) -> None:
     native, tshark = _record(path), _record(path, "tshark")
     health = {k: v for k, v in native.items() if k.endswith(("_c2s", "_s2c"))}
     assert health == {k: tshark[k] for k in health}
+
+
+@pytest.mark.parametrize("path", LOSSY, ids=lambda p: p.stem)
+def test_round_trips_fit_the_kernels(path: Path) -> None:
+    """On loopback the capture point sits inside the kernel's own round trip (dumpcap sees
+    a segment after the sender's stack made it, and the ACK before the sender's stack takes
+    it), so our smallest sample is at most the kernel's ``minrtt``, and every sample is well
+    below a millisecond."""
+    rec = _record(path)
+    for way, role in (("c2s", "client"), ("s2c", "server")):
+        raw = _sockets(path)[role]["ss"]
+        minrtt_ms = float(raw.split("minrtt:")[1].split()[0])
+        assert rec[f"rtt_samples_{way}"] > 0
+        assert rec[f"rtt_min_s_{way}"] * 1000 <= minrtt_ms
+        assert rec[f"rtt_max_s_{way}"] < 0.001
