@@ -4,8 +4,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 
-.PHONY: demo test lint typecheck tshark chromium rust venv captures clean bench golden golden-conn cargo-test
+.PHONY: demo test lint typecheck tshark chromium rust runtime venv captures clean bench golden golden-conn cargo-test
 
 tshark:
 	@command -v tshark >/dev/null 2>&1 || { \
@@ -28,18 +29,27 @@ rust:
 	@command -v cargo >/dev/null 2>&1 || [ -x "$$HOME/.cargo/bin/cargo" ] || { export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends cargo rustc >/dev/null; }
 
-## the package, its dev tools and the native engine (built by maturin from engine/)
-$(STAMP): pyproject.toml $(ENGINE_SRC) | rust
+PIP := $(PY) -m pip install -q --disable-pip-version-check
+
+## the package and the native engine (built by maturin from engine/): what `make demo` needs
+$(RUNTIME): pyproject.toml $(ENGINE_SRC) | rust
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
 	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
-	$(PY) -m pip install -q --upgrade pip
-	PATH="$$HOME/.cargo/bin:$$PATH" $(PY) -m pip install -q -e '.[dev]'
+	@echo "installing pcap-analyzer and building its engine (a few minutes the first time)"
+	@PATH="$$HOME/.cargo/bin:$$PATH" $(PIP) -e .
+	@touch $(RUNTIME)
+
+## the dev tools on top (tests, linters): what `make test` needs
+$(STAMP): pyproject.toml | $(RUNTIME)
+	@$(PY) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['dev'], sep='\n')" > $(VENV)/dev-requirements.txt
+	@$(PIP) -r $(VENV)/dev-requirements.txt
 	@touch $(STAMP)
 
-venv: $(STAMP)
+runtime: $(RUNTIME)
+venv: $(RUNTIME) $(STAMP)
 
 ## make demo: the main job on the bundled captures
-demo: tshark venv
+demo: tshark runtime
 	$(VENV)/bin/pcap-analyzer connections captures/real/*.pcap* captures/synthetic/*.pcap* --format table
 	@# The same captures as Zeek's conn.log (the native engine, the default), and through tshark's dissection
 	$(VENV)/bin/pcap-analyzer connections captures/real captures/synthetic/*.pcap* captures/engine --format zeek
