@@ -38,6 +38,56 @@ class Engine(enum.Enum):
     AUTO = "auto"  # tshark until the native engine also does HTTP/WebSocket
 
 
-#: Zeek's conn_state codes, in the order conn.log's documentation lists them.
-CONN_STATES = ("S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH",
-               "SHR", "OTH")
+class Handshake(enum.StrEnum):
+    """How the three-way handshake went (the record's ``handshake``)."""
+
+    COMPLETE = "complete"
+    REFUSED = "refused"
+    UNANSWERED = "unanswered"
+    INCOMPLETE = "incomplete"
+    NOT_SEEN = "not_seen"
+
+
+class End(enum.StrEnum):
+    """How the connection ended (the record's ``end``)."""
+
+    FIN = "fin"
+    RST = "rst"
+    HALF_CLOSED = "half_closed"
+    OPEN = "open"
+
+
+class Role(enum.StrEnum):
+    """One side of a connection (``rst_by``)."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class Sides(enum.StrEnum):
+    """One side or both (``closer``, ``time_wait``)."""
+
+    CLIENT = "client"
+    SERVER = "server"
+    BOTH = "both"
+
+
+class ConnState(enum.StrEnum):
+    """Zeek's conn_state codes, in the order conn.log's documentation lists them."""
+
+    S0 = "S0"
+    S1 = "S1"
+    SF = "SF"
+    REJ = "REJ"
+    S2 = "S2"
+    S3 = "S3"
+    RSTO = "RSTO"
+    RSTR = "RSTR"
+    RSTOS0 = "RSTOS0"
+    RSTRH = "RSTRH"
+    SH = "SH"
+    SHR = "SHR"
+    OTH = "OTH"
+
+
+CONN_STATES = tuple(s.value for s in ConnState)

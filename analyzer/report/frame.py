@@ -9,22 +9,14 @@ import pandas as pd
 
 from analyzer.core.columns import Columns, columns_from_records
 from analyzer.core.records import FIELD_NAMES, ConnectionRecord
-from analyzer.report.schema import (
-    BOOL_COLUMNS,
-    CATEGORIES,
-    FLOAT_COLUMNS,
-    HEALTH_KINDS,
-    INT_COLUMNS,
-    LIST_COLUMNS,
-    NULLABLE_INT,
-    STATES,
-)
+from analyzer.report.schema import CATEGORIES, FRAME_KINDS, LIST_COLUMNS, STATES, TIME_COLUMNS
 
 __all__ = ["CATEGORIES", "STATES", "frame_from_columns", "to_frame"]
 
-#: pandas dtypes of the record's nullable kinds (``schema.HEALTH_KINDS``).
-_DTYPES: dict[str, Any] = {"Int64": pd.Int64Dtype(), "boolean": pd.BooleanDtype(),
-                           "float64": "float64"}
+#: pandas dtypes of the schema's kinds (``schema.FRAME_KINDS``; categories, lists and times
+#: are made apart).
+_DTYPES: dict[str, Any] = {"int64": "int64", "Int64": pd.Int64Dtype(), "bool": "bool",
+                           "boolean": pd.BooleanDtype(), "float64": "float64"}
 
 
 def to_frame(records: Iterable[ConnectionRecord]) -> pd.DataFrame:
@@ -37,19 +29,12 @@ def frame_from_columns(cols: Columns) -> pd.DataFrame:
     for col in LIST_COLUMNS:
         data[col] = [list(v) for v in cols[col]]
     df = pd.DataFrame(data, columns=list(FIELD_NAMES))
-    for col in INT_COLUMNS:
-        df[col] = df[col].astype("int64")
-    for col in NULLABLE_INT:
-        df[col] = df[col].astype("Int64")
-    for col, cats in CATEGORIES.items():
-        df[col] = pd.Categorical(df[col], categories=cats)
-    df["handshake_valid"] = df["handshake_valid"].astype("boolean")
-    for col in BOOL_COLUMNS:
-        df[col] = df[col].astype("bool")
-    for col in FLOAT_COLUMNS:
-        df[col] = df[col].astype("float64")
-    for col, kind in HEALTH_KINDS.items():
-        df[col] = df[col].astype(_DTYPES[kind])
-    df["first_time"] = pd.to_datetime(df["first_ts_ns"], unit="ns", utc=True)
-    df["last_time"] = pd.to_datetime(df["last_ts_ns"], unit="ns", utc=True)
+    for col in FIELD_NAMES:
+        kind = FRAME_KINDS[col]
+        if kind == "category":
+            df[col] = pd.Categorical(df[col], categories=CATEGORIES[col])
+        elif kind in _DTYPES:
+            df[col] = df[col].astype(_DTYPES[kind])
+    for col, ns in TIME_COLUMNS.items():
+        df[col] = pd.to_datetime(df[ns], unit="ns", utc=True)
     return df

@@ -3,60 +3,54 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from analyzer.core.records import FIELD_NAMES, HEALTH_FIELDS, ConnectionRecord
-from analyzer.core.vocab import CONN_STATES, Proto, TcpState
+from analyzer.core.vocab import ConnState, End, Handshake, Proto, Role, Sides, TcpState
 
 STATES = [s.value for s in TcpState]
-CATEGORIES: dict[str, list[str]] = {
-    "proto": [p.value for p in Proto],
-    "handshake": ["complete", "refused", "unanswered", "incomplete", "not_seen"],
-    "end": ["fin", "rst", "half_closed", "open"],
-    "closer": ["client", "server", "both"],
-    "rst_by": ["client", "server"],
-    "time_wait": ["client", "server", "both"],
-    "client_state": STATES,
-    "server_state": STATES,
-    "conn_state": list(CONN_STATES),
+
+#: The enum whose values a categorical column takes (its categories, in this order).
+FIELD_ENUMS: dict[str, type[enum.Enum]] = {
+    "proto": Proto, "handshake": Handshake, "end": End, "closer": Sides, "rst_by": Role,
+    "time_wait": Sides, "client_state": TcpState, "server_state": TcpState,
+    "conn_state": ConnState,
 }
-INT_COLUMNS = ("client_port", "server_port", "ip_version", "first_ts_ns", "last_ts_ns",
-               "syn_retransmissions", "packets_c2s", "packets_s2c", "bytes_c2s", "bytes_s2c",
-               "missed_bytes", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
-               "http_requests", "http_responses", "first_frame", "last_frame")
-#: The TCP health columns' kinds, from the record's annotations (``int | None`` etc.).
-_NULLABLE = {"int | None": "Int64", "bool | None": "boolean", "float | None": "float64"}
-HEALTH_KINDS: dict[str, str] = {
-    name: _NULLABLE[str(ConnectionRecord.__annotations__[name])] for name in HEALTH_FIELDS}
-NULLABLE_INT = ("orig_bytes", "resp_bytes")
-BOOL_COLUMNS = ("client_inferred", "websocket", "zeek_flipped")
-NULLABLE_BOOL = ("handshake_valid",)
-FLOAT_COLUMNS = ("first_ts", "last_ts", "duration_s", "handshake_rtt_s", "duration_zeek")
-LIST_COLUMNS = ("anomalies", "tunnel_parents")
+CATEGORIES: dict[str, list[str]] = {
+    name: [str(v.value) for v in e] for name, e in FIELD_ENUMS.items()}
+
+#: A record field's kind from its annotation (the dataclass is the one schema).
+_KIND_OF_ANNOTATION = {
+    "int": "int64", "int | None": "Int64", "bool": "bool", "bool | None": "boolean",
+    "float": "float64", "float | None": "float64", "str": "str", "str | None": "str",
+    "tuple[str, ...]": "list",
+}
 #: Derived columns the DataFrame adds after the record's fields.
 TIME_COLUMNS = {"first_time": "first_ts_ns", "last_time": "last_ts_ns"}
 
 
-def column_kind(name: str) -> str:
-    if name in HEALTH_KINDS:
-        return HEALTH_KINDS[name]
-    if name in CATEGORIES:
+def _field_kind(name: str) -> str:
+    if name in FIELD_ENUMS:
         return "category"
-    if name in INT_COLUMNS:
-        return "int64"
-    if name in NULLABLE_INT:
-        return "Int64"
-    if name in BOOL_COLUMNS:
-        return "bool"
-    if name in NULLABLE_BOOL:
-        return "boolean"
-    if name in FLOAT_COLUMNS:
-        return "float64"
-    if name in LIST_COLUMNS:
-        return "list"
     if name in TIME_COLUMNS:
         return "time"
-    return "str"
+    return _KIND_OF_ANNOTATION[str(ConnectionRecord.__annotations__[name])]
+
+
+FRAME_KINDS: dict[str, str] = {name: _field_kind(name) for name in (*FIELD_NAMES, *TIME_COLUMNS)}
+#: The TCP health columns' kinds (all nullable).
+HEALTH_KINDS: dict[str, str] = {name: FRAME_KINDS[name] for name in HEALTH_FIELDS}
+INT_COLUMNS = tuple(n for n, k in FRAME_KINDS.items() if k == "int64")
+NULLABLE_INT = tuple(n for n, k in FRAME_KINDS.items() if k == "Int64")
+BOOL_COLUMNS = tuple(n for n, k in FRAME_KINDS.items() if k == "bool")
+NULLABLE_BOOL = tuple(n for n, k in FRAME_KINDS.items() if k == "boolean")
+FLOAT_COLUMNS = tuple(n for n, k in FRAME_KINDS.items() if k == "float64")
+LIST_COLUMNS = tuple(n for n, k in FRAME_KINDS.items() if k == "list")
+
+
+def column_kind(name: str) -> str:
+    return FRAME_KINDS.get(name, "str")
 
 
 FRAME_COLUMNS: tuple[str, ...] = (*FIELD_NAMES, *TIME_COLUMNS)
