@@ -19,10 +19,10 @@ from analyzer.core.columns import Batch, RecordsBatch, records_from_columns
 from analyzer.core.records import ConnectionRecord
 from analyzer.core.tracker import Tracker, TrackerConfig
 from analyzer.errors import AnalyzerError, CaptureError, UsageError
-from analyzer.loader import LoadOptions, LoadResult, load, tshark_info
+from analyzer.loader import LoadOptions, LoadResult, load, tshark_info, validate_filter
 from analyzer.loader.extract import extract_frames
 from analyzer.loader.native import NativeRead, NeedsTshark, read_native
-from analyzer.loader.tshark import http_ports, spans_reset
+from analyzer.loader.tshark import http_ports, matching_frames, spans_reset
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,10 +57,11 @@ def resolve_engine(options: LoadOptions) -> str:
     """The engine a run uses: ``native`` or ``tshark``.
 
     ``auto`` (the default) picks the native engine unless the run needs tshark's
-    dissection: a display filter, ``--decode-as``, ``--pref`` or the pyshark loader (see
+    dissection of every packet: ``--decode-as``, ``--pref`` or the pyshark loader (see
     ``tshark_only_options``). ``native`` with such an option is a usage error (raised by
-    the CLI before any capture is read). A capture the native engine cannot decode is
-    still read with tshark, with a note (``analyze_capture``).
+    the CLI before any capture is read). A display filter does not need it: tshark only
+    finds the frames it matches (``select``), whichever engine reads. A capture the native
+    engine cannot decode is still read with tshark, with a note (``analyze_capture``).
     """
     if options.engine == "native":
         return "native"
@@ -70,10 +71,9 @@ def resolve_engine(options: LoadOptions) -> str:
 
 
 def tshark_only_options(options: LoadOptions) -> list[str]:
-    """The options given that need tshark's dissection."""
+    """The options given that need tshark's dissection of every packet (a display filter
+    does not: see ``select``)."""
     found = []
-    if options.display_filter:
-        found.append("-Y/--display-filter")
     if options.decode_as:
         found.append("--decode-as")
     if options.prefs:
@@ -85,6 +85,33 @@ def tshark_only_options(options: LoadOptions) -> list[str]:
 
 #: Receives a capture's records batch by batch (``analyzer.core.columns.Batch``).
 OnBatch = Callable[[Batch], None]
+
+
+def select(path: str | Path, options: LoadOptions) -> LoadOptions:
+    """The options with the frames their display filter matches in this capture
+    (``options.select_frames``), found by tshark once; unchanged without a filter or when
+    they are already there.
+
+    A display filter selects connections, not packets: every connection with a packet in
+    one of those frames is kept, built from all of its packets (the engines read the whole
+    capture), so that its lifecycle, verdict and counts are the ones it has without the
+    filter. The others are dropped (by the engine's tracker, before they reach Python).
+    """
+    if not options.display_filter or options.select_frames is not None:
+        return options
+    return replace(options, select_frames=matching_frames(str(path), options))
+
+
+def _no_match_note(path: str | Path, options: LoadOptions, kept: int) -> str | None:
+    """The one-line note for a display filter that keeps no connection of the capture."""
+    frames = options.select_frames
+    if not options.display_filter or frames is None or kept:
+        return None
+    if not frames:
+        return f"{path}: no packet matches the display filter {options.display_filter!r}"
+    n = len(frames)
+    return (f"{path}: the display filter {options.display_filter!r} matches {n} "
+            f"packet{'s' if n != 1 else ''}, none of them in a TCP, UDP or ICMP connection")
 
 
 def analyze_capture(path: str | Path, options: LoadOptions | None = None,
@@ -107,9 +134,13 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
         if on_batch is not None:
             on_batch(batch)
 
+    try:
+        options = select(path, options)
+    except AnalyzerError as exc:
+        return CaptureResult(str(path), error=exc, engine=resolve_engine(options))
     if resolve_engine(options) == "native":
         try:
-            return analyze_native(path, options, counting if on_batch else None)
+            result = analyze_native(path, options, counting if on_batch else None)
         except NeedsTshark as exc:
             if emitted[0]:
                 result = CaptureResult(str(path), engine="native")
@@ -121,7 +152,12 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
             result.notes.append(f"{path}: read with tshark: {exc}")
     else:
         result = analyze_tshark(path, options, config)
-    if on_batch is not None and result.error is None:
+    if result.error is not None:
+        return result
+    note = _no_match_note(path, options, len(result.records) + emitted[0])
+    if note is not None:
+        result.notes.append(note)
+    if on_batch is not None and result.engine == "tshark":
         on_batch(RecordsBatch(result.records))
         result.records = []
     return result
@@ -130,14 +166,18 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
 def analyze_native(path: str | Path, options: LoadOptions,
                    on_batch: OnBatch | None = None) -> CaptureResult:
     """Read one capture with the native engine; raises NeedsTshark for one it cannot
-    decode. Records are kept in the result, or handed to ``on_batch`` as they come."""
+    decode. Records are kept in the result, or handed to ``on_batch`` as they come.
+    With a display filter, tshark finds the frames it matches (``select``) and the engine
+    keeps the connections with a packet in one of them."""
     name = str(path)
     result = CaptureResult(name, engine="native")
     read = NativeRead()
     records: list[ConnectionRecord] = []
     try:
+        options = select(path, options)
         for batch in read_native(name, options.check_checksums, read,
-                                 app_details=options.app_details):
+                                 app_details=options.app_details,
+                                 select_frames=options.select_frames):
             if on_batch is not None:
                 if len(batch):
                     on_batch(batch)
@@ -172,14 +212,22 @@ def analyze_tshark(path: str | Path, options: LoadOptions | None = None,
     those connections are copied into a small temporary capture and read again with
     responses reported at the end of their head (see ``_responses_lost``), and the
     responses found that way fill in the ones missing (``_fill_lost_responses``). Only when
-    that copy cannot be made (a display filter hides packets the reassembly needs, or a
-    format the copier does not read) is the whole capture read again instead.
+    that copy cannot be made (a format the copier does not read) is the whole capture read
+    again instead.
 
     tshark drops its dissection state every ``options.session_reset`` packets, so that its
     memory stays flat; connections open across a reset are read again the same way, from
     a copy of their frames without resets (see ``_read``), so the records do not change.
+
+    A display filter does not filter tshark's export: the capture is read whole, and the
+    tracker keeps the connections with a packet in a frame the filter matches (``select``),
+    as the native engine does.
     """
     options = options or LoadOptions()
+    try:
+        options = select(path, options)
+    except AnalyzerError as exc:
+        return CaptureResult(str(path), error=exc)
     result, kept = _read(path, options, config)
     if result.error is not None:
         return result
@@ -195,7 +243,7 @@ def analyze_tshark(path: str | Path, options: LoadOptions | None = None,
             return result
     if kept:
         heads_only = replace(options, http_body_reassembly=False, session_reset=0)
-        heads = None if options.display_filter else _reread(path, heads_only, config, kept)
+        heads = _reread(path, heads_only, config, kept)
         records = heads[0] if heads is not None else (
             _analyze_once(path, heads_only, config)[0].records)
         found = {r.uid: r for r in records if r.uid in kept}
@@ -306,7 +354,7 @@ def _analyze_once(path: str | Path, options: LoadOptions, config: TrackerConfig 
     name = str(path)
     result = CaptureResult(name)
     loaded = LoadResult()
-    tracker = Tracker(name, config, keep_frames_if)
+    tracker = Tracker(name, config, keep_frames_if, options.select_frames)
     records: list[ConnectionRecord] = []
     try:
         for packet in load(name, options, loaded):
@@ -359,6 +407,8 @@ def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | N
     """Analyze captures; raise the first capture's error if every capture failed.
 
     ``engine``: ``native`` (the Rust engine reads the file), ``tshark``, or ``auto``.
+    ``display_filter`` keeps the connections with a packet it matches, each built from all
+    of its packets (tshark finds the matching frames, whichever engine reads).
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -378,6 +428,8 @@ def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | N
                              "use --engine tshark or auto")
     else:
         tshark_info(tshark_path)
+    if display_filter:
+        validate_filter(display_filter, tshark_path)
     results = [analyze_capture(p, options) for p in paths]
     if results and all(r.error is not None for r in results):
         error = results[0].error

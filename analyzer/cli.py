@@ -73,7 +73,8 @@ CapturesArg = Annotated[list[Path], typer.Argument(
     help="Capture files (pcap, pcapng, .cap, .gz), directories (searched recursively) or "
     "globs.", show_default=False)]
 FilterOpt = Annotated[str | None, typer.Option(
-    "--display-filter", "-Y", help="Wireshark display filter: only matching packets count.")]
+    "--display-filter", "-Y", help="Wireshark display filter: keep the connections with a "
+    "packet it matches, each built from all of its packets.")]
 LoaderOpt = Annotated[Loader, typer.Option(
     help="tshark: fast field export; pyshark: pyshark packet objects (slow reference).")]
 ChecksumOpt = Annotated[bool, typer.Option(
@@ -93,6 +94,13 @@ JobsOpt = Annotated[int | None, typer.Option(
     "--jobs", "-j", help="Captures to work on in parallel (default: the number of cores).")]
 QuietOpt = Annotated[bool, typer.Option(
     "--quiet", "-q", help="No progress bar and no batch tally on stderr.")]
+WideOpt = Annotated[bool, typer.Option(
+    "--wide", help="Table: every column, none dropped to fit the terminal (long lines "
+    "wrap). Implies -f table.")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", metavar="A,B,C", help="Table: these columns in this order, by field name "
+    "like zeek-cut (any field of -f jsonl; n is the #N id, client and server the "
+    "endpoints). Implies -f table.", show_default=False)]
 
 
 #: ``--session-reset``, a global option (set by the app callback before any command runs).
@@ -141,8 +149,8 @@ def _run(captures: list[Path], display_filter: str | None, loader: Loader,
                 raise typer.Exit(EXIT_USAGE)
         else:
             tshark_info(tshark_path)
-            if display_filter:
-                validate_filter(display_filter, tshark_path)
+        if display_filter:  # either engine: tshark finds the frames it matches
+            validate_filter(display_filter, tshark_path)
     except AnalyzerError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from None
@@ -217,16 +225,25 @@ def connections(
     strict: StrictOpt = False,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> None:
     """One record per TCP connection, UDP flow and ICMP exchange: handshake, close, RFC 9293
     states of both endpoints, TIME_WAIT side, bytes each way, Zeek conn_state, history and
     tunnel_parents, and TCP health each way (retransmissions, duplicate ACKs, SACK, zero
-    windows, windows, RTT, idle time, throughput, as tcptrace counts them)."""
+    windows, windows, RTT, idle time, throughput, as tcptrace counts them). The table fits
+    the terminal ($COLUMNS or 200 columns in a pipe): #N names a connection for explain,
+    and a footer names the columns left out."""
     from analyzer.api import Analysis
-    from analyzer.report.formats import default_format
+    from analyzer.report import writers
     from analyzer.report.sinks import STREAMING_FORMATS
 
-    fmt = format or default_format()
+    try:
+        fmt, names = writers.table_request(format, wide, columns, writers.TABLE_COLUMNS,
+                                           writers.CONNECTION_FIELDS)
+    except ValueError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
     if fmt is Format.PARQUET and output is None:
         _err("error: --format parquet writes a binary file: give it one with -o FILE")
         raise typer.Exit(2)
@@ -234,8 +251,6 @@ def connections(
         results = _stream(captures, fmt, output, display_filter, loader, check_checksums,
                           tshark_path, decode_as, pref, jobs, quiet)
         raise typer.Exit(_exit_code(results, strict))
-    from analyzer.report import writers
-
     results = _run(captures, display_filter, loader, check_checksums, tshark_path, decode_as,
                    pref, jobs=jobs, quiet=quiet)
     analysis = Analysis([r for r in results if r.error is None])
@@ -255,7 +270,8 @@ def connections(
                 out.write(writers.markdown_table(analysis.connections.drop(
                     columns=["anomalies", "tunnel_parents", "first_time", "last_time"])))
             else:
-                writers.write_table(analysis.connections, out, title="connections")
+                writers.write_table(analysis.connections, out, title="connections",
+                                    several=len(results) > 1, wide=wide, columns=names)
         finally:
             if output:
                 out.close()
@@ -372,21 +388,22 @@ WsFormat = Annotated[Format | None, typer.Option(
     "json, parquet, zeek (a Zeek websocket.log: one row per upgrade switched by a 101), "
     "markdown.")]
 
-HTTP_TABLE = ("client_port", "server_port", "trans_depth", "method", "target", "host",
-              "request_version", "status", "response_version", "chunked", "keep_alive")
-WS_TABLE = ("client_port", "server_port", "request_target", "status", "accept_valid",
-            "established", "subprotocol", "frames_c2s", "frames_s2c", "close_code", "close_by",
-            "reply_close_code", "problems")
-
 
 def _app_command(kind: str, captures: list[Path], format: Format | None, output: Path | None,
                  options: tuple[str | None, Loader, bool, str | None, list[str] | None,
                                 list[str] | None], strict: bool, jobs: int | None,
-                 quiet: bool) -> None:
+                 quiet: bool, wide: bool = False, columns: str | None = None) -> None:
     from analyzer.report import app as app_rows
     from analyzer.report import writers
 
-    fmt = format or writers.default_format()
+    kind_title = "HTTP transactions" if kind == "http" else "WebSocket upgrades"
+    table, fields = ((app_rows.HTTP_TABLE, app_rows.HTTP_COLUMNS) if kind == "http"
+                     else (app_rows.WS_TABLE, app_rows.WS_COLUMNS))
+    try:
+        fmt, names = writers.table_request(format, wide, columns, table, fields)
+    except ValueError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
     if fmt is Format.PARQUET and output is None:
         _err("error: --format parquet writes a binary file: give it one with -o FILE")
         raise typer.Exit(2)
@@ -401,17 +418,19 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
         parts.append(app_rows.batch_http_columns(batch) if kind == "http"
                      else app_rows.batch_websocket_rows(batch))
 
-    results = _run(captures, *options, jobs=jobs, quiet=quiet, on_batch=collect)
-    columns: tuple[str, ...]
-    if kind == "http":
+    df: Any = None
+    if fmt is Format.TABLE:  # the records are kept, to number the rows as `connections`
+        results = _run(captures, *options, jobs=jobs, quiet=quiet)
+        rows = app_rows.numbered_rows(kind, [r for res in results for r in res.records])
+    elif kind == "http":
+        results = _run(captures, *options, jobs=jobs, quiet=quiet, on_batch=collect)
         cols = app_rows.concat_columns(parts, app_rows.HTTP_COLUMNS)
         df = app_rows.http_frame_from_columns(cols)
         rows = app_rows.rows_from_columns(cols) if fmt is not Format.PARQUET else []
-        columns, title = HTTP_TABLE, "HTTP transactions"
     else:
+        results = _run(captures, *options, jobs=jobs, quiet=quiet, on_batch=collect)
         rows = [row for part in parts for row in part]
         df = app_rows.websocket_frame_from_rows(rows)
-        columns, title = WS_TABLE, "WebSocket upgrades"
     if fmt is Format.PARQUET:
         assert output is not None
         writers.flat_frame(df).to_parquet(output, engine="pyarrow", index=False)
@@ -423,7 +442,9 @@ def _app_command(kind: str, captures: list[Path], format: Format | None, output:
 
                 (zeek.write_http_log if kind == "http" else zeek.write_websocket_log)(rows, out)
             else:
-                writers.write_rows(rows, df, fmt, out, columns, title)
+                writers.write_rows(rows, df, fmt, out, table, kind_title,
+                                   several=len(results) > 1,
+                                   wide=wide, columns=names, field_names=fields)
         finally:
             if output:
                 out.close()
@@ -473,13 +494,15 @@ def http(
     strict: StrictOpt = False,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> None:
     """One record per HTTP/1.x request/response pair: method, target, host, versions, status,
     body sizes, chunked, keep-alive and trans_depth (its index on the connection). HTTP is
     found on any port."""
     _app_command("http", captures, format, output,
                  (display_filter, loader, check_checksums, tshark_path, decode_as, pref), strict,
-                 jobs, quiet)
+                 jobs, quiet, wide, columns)
 
 
 @app.command()
@@ -496,13 +519,15 @@ def websockets(
     strict: StrictOpt = False,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> None:
     """One record per WebSocket upgrade attempt: the handshake (status, Sec-WebSocket-Accept
     checked per RFC 6455, subprotocol, extensions), frames and messages each way by opcode,
     the close handshake (codes, who closed first) and named RFC 6455 problems with frames."""
     _app_command("websockets", captures, format, output,
                  (display_filter, loader, check_checksums, tshark_path, decode_as, pref), strict,
-                 jobs, quiet)
+                 jobs, quiet, wide, columns)
 
 
 def _load_rules(policy: Path | None, rule: list[str] | None) -> list[Any]:
@@ -669,9 +694,13 @@ class ExplainFormat(str, enum.Enum):
 
 @app.command()
 def explain(
-    capture: Annotated[Path, typer.Argument(help="A capture file.", show_default=False)],
+    captures: Annotated[list[Path], typer.Argument(
+        help="A capture file (or several: #N then counts as `connections` numbers them).",
+        show_default=False)],
     conn: Annotated[str | None, typer.Option(
-        "--conn", help="The connection's uid (from `connections`).")] = None,
+        "--conn", metavar="ID", help="The connection: its #N in the `connections` table "
+        "(quote it: '#3', or give 3), its uid, or CLIENT:PORT-SERVER:PORT (IPv6 in "
+        "brackets); any unique prefix of a uid or endpoints does.")] = None,
     display_filter: FilterOpt = None,
     format: Annotated[ExplainFormat, typer.Option(
         "--format", "-f", help="text (a ladder in the terminal) or markdown (a Mermaid "
@@ -682,26 +711,24 @@ def explain(
     tshark_path: TsharkOpt = None,
     decode_as: DecodeOpt = None,
     pref: PrefOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Draw one TCP connection as a ladder diagram: every segment with its frame, time,
     flags, relative seq/ack and length, both sides' RFC 9293 states after each step, and a
-    plain-language verdict. Pick it with --conn UID, or with -Y FILTER (the first TCP
-    connection with a matching packet)."""
+    plain-language verdict. Pick it with --conn (#N, uid or endpoints), or with -Y FILTER
+    (the first TCP connection with a matching packet); by default the first TCP one."""
     from analyzer.report import explain as ex
+    from analyzer.report.select import SelectionError
 
-    results = _run([capture], display_filter, loader, check_checksums, tshark_path,
-                   decode_as, pref)
-    (result,) = results
-    if result.error is not None:
+    results = _run(captures, display_filter, loader, check_checksums, tshark_path,
+                   decode_as, pref, quiet=quiet)
+    if any(result.error is not None for result in results):
         raise typer.Exit(EXIT_INPUT)
-    tcp = [r for r in result.records if r.proto == "tcp"]
-    chosen = [r for r in tcp if r.uid == conn] if conn is not None else tcp[:1]
-    if not chosen:
-        what = f"no TCP connection with uid {conn}" if conn else "no TCP connection"
-        _err(f"error: {capture}: {what} (list them with: pcap-analyzer connections "
-             f"{capture})")
-        raise typer.Exit(2 if conn else EXIT_INPUT)
-    record = chosen[0]
+    try:
+        number, record = ex.choose([r for result in results for r in result.records], conn)
+    except SelectionError as exc:
+        _err(ex.selection_error(exc, [str(c) for c in captures]))
+        raise typer.Exit(2 if conn else EXIT_INPUT) from None
     options = LoadOptions(engine=_ENGINE, check_checksums=check_checksums,
                           loader=loader.value, tshark_path=tshark_path,
                           decode_as=tuple(decode_as or ()), prefs=tuple(pref or ()),
@@ -713,7 +740,7 @@ def explain(
         raise typer.Exit(EXIT_INPUT) from None
     steps = ex.ladder(record, packets)
     text = (ex.render_mermaid(record, steps) if format is ExplainFormat.markdown
-            else ex.render_text(record, steps))
+            else ex.render_text(record, steps, number))
     if output:
         output.write_text(text, encoding="utf-8")
     else:
@@ -824,8 +851,9 @@ def _main(
     engine: Annotated[EngineChoice, typer.Option(
         "--engine", envvar="PCAP_ANALYZER_ENGINE",
         help="native: the Rust engine reads the capture itself (fast; HTTP and WebSocket "
-        "found on any port); tshark: tshark's dissection; auto: native unless -Y, "
-        "--decode-as, --pref or --loader pyshark needs tshark. Captures the native engine "
+        "found on any port); tshark: tshark's dissection; auto: native unless "
+        "--decode-as, --pref or --loader pyshark needs tshark (-Y asks tshark only for the "
+        "matching frames, with either engine). Captures the native engine "
         "cannot decode are read with tshark, with a note. Goes before the command: "
         "pcap-analyzer --engine tshark connections ...")]
     = EngineChoice.auto,

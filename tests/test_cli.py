@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,14 +109,15 @@ def test_bad_display_filter_is_a_usage_error() -> None:
     assert line.startswith("error: bad display filter 'tcp.port ===': ")
 
 
-def test_display_filter_selects_packets() -> None:
+def test_display_filter_selects_connections() -> None:
     result = runner.invoke(app, ["connections", str(ROOT / "captures/real/mixed.pcap"),
                                  "-Y", "tcp.flags.reset == 1", "-f", "jsonl"])
     assert result.exit_code == 0
     recs = [json.loads(x) for x in result.stdout.splitlines()]
-    # Only the two RST packets pass the filter: two connections seen mid-stream (Zeek: OTH).
+    # The two connections with a RST, each built from all of its packets (the filter no
+    # longer drops the handshakes: tests/test_display_filter.py).
     assert [(r["handshake"], r["end"], r["conn_state"], r["history"]) for r in recs] == [
-        ("not_seen", "rst", "OTH", "R"), ("not_seen", "rst", "OTH", "R")]
+        ("refused", "rst", "REJ", "Sr"), ("complete", "rst", "RSTO", "ShADadR")]
 
 
 def test_truncated_warns_and_strict_fails() -> None:
@@ -220,8 +222,18 @@ def test_report_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                      "report.html", "report.md", "websockets.csv", "websockets.parquet"]
     md = (out / "report.md").read_text()
     assert summary_file.read_text() == md
-    assert "- **1 failed handshakes (refused, unanswered or incomplete)**" in md
-    assert "- **1 invalid WebSocket handshakes or RFC 6455 violations**" in md
+    assert "- **1 handshakes refused (the SYN answered by a RST)**: `" in md
+    assert "- **1 invalid WebSocket handshakes or RFC 6455 violations**: `" in md
+    # each problem's row: kind, capture, uid, endpoints, what happened
+    rows = md.replace("\\_", "_").replace("\\[", "[").replace("\\]", "]")
+    mixed = re.escape(str(ROOT / "captures/real/mixed.pcap"))
+    assert re.search(r"^\| handshake refused \| " + mixed + r" \| `C[0-9A-Za-z]{17}` \| "
+                     r"127\.0\.0\.1:56863 → 127\.0\.0\.1:18092 \| "
+                     r"the SYN was answered by a RST \|$", rows, re.MULTILINE)
+    assert re.search(r"^\| WebSocket problem \| .*ws_wrong_accept\.pcap \| "
+                     r"`C[0-9A-Za-z]{17}` \| "
+                     r"10\.0\.0\.1:\d+ → 10\.0\.0\.2:8765 \| handshake failed, status 101: "
+                     r"wrong_accept \(frame 5\) \|$", rows, re.MULTILINE)
     assert md.count("```mermaid") == 3
     ws = pd.read_parquet(out / "websockets.parquet")
     assert list(ws["accept_valid"]) == [False]

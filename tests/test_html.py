@@ -219,10 +219,20 @@ def test_problems_come_first(mixed_html: str) -> None:
     assert ("reset", "mixed.pcap", "RST sent by the client") in problems
     assert ("CLOSE_WAIT left open", "close_wait_leak.pcap",
             "the server received the peer's FIN and never sent its own") in problems
-    assert ("WebSocket handshake failed", "ws_wrong_accept.pcap",
-            "status 101: wrong_accept (frame 5)") in problems
+    assert ("WebSocket problem", "ws_wrong_accept.pcap",
+            "handshake failed, status 101: wrong_accept (frame 5)") in problems
     assert any(k == "capture warning" and c == "truncated.pcap" for k, c, _ in problems)
     assert not any(c == "ws_ok.pcap" for _, c, _ in problems)
+    # every connection's row says where it comes from: capture, #N, uid, endpoints
+    conns = {r["#"]: r for r in page.rows("connections-table")}
+    refused = next(r for r in page.rows("problems-table") if r["kind"] == "handshake refused")
+    conn = conns[refused["conn"].lstrip("#")]
+    assert (refused["uid"], refused["client → server"]) == (
+        conn["uid"], f"{conn['client']} → {conn['server']}")
+    assert refused["client → server"] == "127.0.0.1:56863 → 127.0.0.1:18092"
+    assert [r["kind"] for r in page.rows("problems-table")] == [
+        "capture error", "capture warning", "handshake refused", "reset",
+        "CLOSE_WAIT left open", "WebSocket problem"]
 
 
 def test_charts_are_inline_svg(mixed_html: str) -> None:

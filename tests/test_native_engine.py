@@ -160,14 +160,23 @@ def test_a_capture_given_twice_is_read_twice() -> None:
     assert len(lines) == 2 and lines[0] == lines[1]
 
 
-def test_native_with_a_display_filter_is_a_usage_error() -> None:
+def test_native_applies_a_display_filter_but_not_tshark_only_options() -> None:
+    # -Y needs tshark only to find the matching frames: the native engine reads the capture
+    # (tests/test_display_filter.py); --decode-as needs tshark's dissection of every packet.
     proc = _cli("--engine", "native", "connections", "captures/synthetic/vlan.pcap",
-                "-Y", "tcp")
+                "-Y", "tcp", "-f", "jsonl")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "" and proc.stdout.count("\n") == 1
+    (result,) = analyze("captures/synthetic/vlan.pcap", engine="native",
+                        display_filter="tcp").captures
+    assert result.engine == "native" and len(result.records) == 1
+    proc = _cli("--engine", "native", "connections", "captures/synthetic/vlan.pcap",
+                "-d", "tcp.port==8080,http")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("error: --engine native cannot apply -Y/--display-filter: "
+    assert proc.stderr.strip() == ("error: --engine native cannot apply --decode-as: "
                                    "use --engine tshark or auto")
     with pytest.raises(UsageError):
-        analyze("captures/synthetic/vlan.pcap", engine="native", display_filter="tcp")
+        analyze("captures/synthetic/vlan.pcap", engine="native", decode_as=["tcp.port==80,http"])
 
 
 def test_native_needs_no_tshark(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ dissectors found in it, and turns the engine's records into Python ones.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,13 +72,17 @@ class Tracker:
     """Feed packets in capture order; get connection records as connections finish."""
 
     def __init__(self, capture: str, config: TrackerConfig | None = None,
-                 keep_frames_if: Callable[[ConnectionRecord], bool] | None = None) -> None:
+                 keep_frames_if: Callable[[ConnectionRecord], bool] | None = None,
+                 select_frames: Sequence[int] | None = None) -> None:
         """``keep_frames_if``: for each finished TCP connection whose record it accepts, the
         frame numbers of its packets are kept in ``kept_frames[uid]`` (so that a caller can
-        re-read just those packets); every other connection's frames are dropped with it."""
+        re-read just those packets); every other connection's frames are dropped with it.
+        ``select_frames``: only the connections with a packet in one of these frames give a
+        record (a display filter's matches; the engine drops the others)."""
         self.capture = capture
         self.config = config or TrackerConfig()
-        self._engine = _engine.Tracker(self.config.check_checksums, keep_frames_if is not None)
+        self._engine = _engine.Tracker(self.config.check_checksums, keep_frames_if is not None,
+                                       select_frames=select_frames)
         self.keep_frames_if = keep_frames_if
         self.kept_frames: dict[str, array[int]] = {}
 

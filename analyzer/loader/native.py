@@ -5,7 +5,7 @@ batches into :class:`ConnectionRecord` objects and its errors into the project's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from analyzer import _engine
@@ -30,11 +30,16 @@ class NativeRead:
 
 
 def read_native(path: str, check_checksums: bool = False, read: NativeRead | None = None,
-                batch: int = 1024, app_details: bool = True) -> Iterator[NativeBatch]:
+                batch: int = 1024, app_details: bool = True,
+                select_frames: Sequence[int] | None = None) -> Iterator[NativeBatch]:
     """Batches of records, in start order, as the engine hands them over.
 
     ``app_details=False`` leaves each record's HTTP transactions and WebSocket sessions out
     (their counts stay), for a run that writes connection records only.
+
+    ``select_frames``: only the connections with a packet in one of these frames (those a
+    display filter matched) are kept, each built from all of its packets; the engine drops
+    the others before they reach Python. None keeps every connection.
 
     Raises CaptureError for a file that cannot be read at all and NeedsTshark for one the
     engine cannot decode. A capture cut short is read up to the cut and noted in
@@ -44,7 +49,7 @@ def read_native(path: str, check_checksums: bool = False, read: NativeRead | Non
     check_file(path)
     try:
         reader = _engine.read_capture(path, check_checksums=check_checksums, batch=batch,
-                                      app_details=app_details)
+                                      app_details=app_details, select_frames=select_frames)
         for engine_batch in reader:
             read.packets, read.frames = reader.packets, reader.frames
             yield NativeBatch(path, engine_batch)

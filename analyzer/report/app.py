@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pandas as pd
 from analyzer.core.app import NS, WebSocketSession, session_from_engine
 from analyzer.core.columns import Batch, Columns, NativeBatch, RecordsBatch, records_from_columns
 from analyzer.core.records import ConnectionRecord
+from analyzer.report.writers import COMMON_COLUMNS, TableColumn, plain
 
 HTTP_COLUMNS: tuple[str, ...] = (
     "capture", "uid", "client_ip", "client_port", "server_ip", "server_port", "trans_depth",
@@ -27,6 +29,66 @@ WS_COLUMNS: tuple[str, ...] = (
     "payload_bytes_c2s", "payload_bytes_s2c", "close_code", "close_reason", "close_by",
     "reply_close_code", "problems", "request_frame", "response_frame",
 )
+
+
+def _field(name: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda row: plain(row.get(name))
+
+
+def _yes_no(name: str) -> Callable[[Mapping[str, Any]], str]:
+    def cell(row: Mapping[str, Any]) -> str:
+        value = row.get(name)
+        if value is None or value is pd.NA:
+            return ""
+        return "yes" if value else "no"
+    return cell
+
+
+_N, _CAPTURE, _CLIENT, _SERVER = COMMON_COLUMNS
+
+#: The ``http`` table: which connection (``#N`` as in ``connections``, the capture when
+#: there are several, the endpoints), then the transaction, by priority as far as it fits.
+HTTP_TABLE: tuple[TableColumn, ...] = (
+    _N, _CAPTURE, _CLIENT, _SERVER,
+    TableColumn("trans_depth", "depth", 4, _field("trans_depth"), right=True),
+    TableColumn("method", "method", 1, _field("method")),
+    TableColumn("target", "target", 1, _field("target"), wrap=True, min_width=16),
+    TableColumn("host", "host", 3, _field("host"), wrap=True),
+    TableColumn("request_version", "req ver", 5, _field("request_version")),
+    TableColumn("status", "status", 1, _field("status"), right=True),
+    TableColumn("reason", "reason", 6, _field("reason"), wrap=True),
+    TableColumn("response_version", "resp ver", 5, _field("response_version")),
+    TableColumn("chunked", "chunked", 6, lambda row: "yes" if row.get("chunked") else ""),
+    TableColumn("keep_alive", "keep-alive", 6, _yes_no("keep_alive")),
+)
+#: The ``websockets`` table, likewise.
+WS_TABLE: tuple[TableColumn, ...] = (
+    _N, replace(_CAPTURE, priority=3), _CLIENT, _SERVER,
+    TableColumn("request_target", "target", 1, _field("request_target"), wrap=True,
+                min_width=16),
+    TableColumn("status", "status", 1, _field("status"), right=True),
+    TableColumn("accept_valid", "accept ok", 4, _yes_no("accept_valid")),
+    TableColumn("established", "established", 1, _yes_no("established")),
+    TableColumn("subprotocol", "subprotocol", 5, _field("subprotocol"), wrap=True),
+    TableColumn("frames_c2s", "frames c>s", 6, _field("frames_c2s"), wrap=True),
+    TableColumn("frames_s2c", "frames s>c", 6, _field("frames_s2c"), wrap=True),
+    TableColumn("close_code", "close", 2, _field("close_code"), right=True),
+    TableColumn("close_by", "closed by", 2, _field("close_by")),
+    TableColumn("reply_close_code", "reply close", 4, _field("reply_close_code"),
+                right=True),
+    TableColumn("problems", "problems", 2, _field("problems"), wrap=True),
+)
+
+
+def numbered_rows(kind: str, records: Iterable[ConnectionRecord]) -> list[dict[str, Any]]:
+    """The ``http`` (``kind``) or ``websockets`` rows of ``records``, each with its
+    connection's ``#N`` as ``n`` (``records`` in the order the tables number them)."""
+    rows = []
+    for n, r in enumerate(records, start=1):
+        for row in (http_rows([r]) if kind == "http" else websocket_rows([r])):
+            row["n"] = n
+            rows.append(row)
+    return rows
 
 
 def _conn(r: ConnectionRecord) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Connections are matched by server endpoint (address, port, protocol) and, within
 endpoint, by order of their start; client ports and times are ignored. The result lists
 new and vanished server endpoints, per-endpoint metric changes (handshake failures, RST
 rate, close sides, TIME_WAIT sides, handshake RTT percentiles, WebSocket close codes) and
-the matched connections whose outcome changed.
+the matched connections whose outcome changed. A handshake failure is one of
+``report.problems``' failed-handshake kinds; the percentiles are ``report.stats``' (linear).
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analyzer.core.records import ConnectionRecord
+from analyzer.report.endpoints import endpoint as address
+from analyzer.report.problems import FAILED_HANDSHAKES, triage_records
+from analyzer.report.stats import percentile
 
 
 def endpoint(r: ConnectionRecord) -> str:
-    host = f"[{r.server_ip}]" if ":" in r.server_ip else r.server_ip
-    return f"{host}:{r.server_port}/{r.proto}"
+    """The server endpoint a connection is matched by: ``ADDRESS:PORT/PROTO``."""
+    return f"{address(r.server_ip, r.server_port)}/{r.proto}"
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
 
 
 def metrics(records: Sequence[ConnectionRecord]) -> dict[str, object]:
@@ -33,20 +34,20 @@ def metrics(records: Sequence[ConnectionRecord]) -> dict[str, object]:
     tcp = [r for r in records if r.proto == "tcp"]
     n = len(records)
     rtts = [r.handshake_rtt_s for r in tcp if r.handshake_rtt_s is not None]
-    failed = sum(r.handshake in ("refused", "unanswered", "incomplete") for r in tcp)
+    failing = set(FAILED_HANDSHAKES.values())
+    failed = len({p.conn.index for p in triage_records(tcp) if p.kind in failing})
     rst = sum(r.end == "rst" for r in tcp)
     closer = Counter(r.closer or "none" for r in tcp)
     tw = Counter(r.time_wait or "none" for r in tcp)
     codes = Counter(str(ws.close_code) for r in tcp for ws in r.websockets if ws.established)
-    p50, p95 = _pct(rtts, 0.5), _pct(rtts, 0.95)
     return {
         "connections": n,
         "handshake_failures": failed,
         "rst_rate": round(rst / len(tcp), 4) if tcp else None,
         "closer": ", ".join(f"{k} {v}" for k, v in sorted(closer.items())) if tcp else None,
         "time_wait": ", ".join(f"{k} {v}" for k, v in sorted(tw.items())) if tcp else None,
-        "rtt_p50_ms": round(p50 * 1000, 3) if p50 is not None else None,
-        "rtt_p95_ms": round(p95 * 1000, 3) if p95 is not None else None,
+        "rtt_p50_ms": _ms(percentile(rtts, 0.5)),
+        "rtt_p95_ms": _ms(percentile(rtts, 0.95)),
         "ws_close_codes": ", ".join(f"{k} x{v}" for k, v in sorted(codes.items())) or None,
     }
 

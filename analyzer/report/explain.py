@@ -8,7 +8,7 @@ record cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from analyzer import _engine
@@ -16,6 +16,14 @@ from analyzer.core.app import OPCODES
 from analyzer.core.packets import ACK, FIN, RST, SYN, PacketRecord
 from analyzer.core.records import ConnectionRecord
 from analyzer.loader import LoadOptions
+from analyzer.report.endpoints import endpoint, host
+from analyzer.report.select import (
+    AmbiguousConnection,
+    NoConnection,
+    SelectionError,
+    find_connection,
+    numbered,
+)
 from analyzer.report.writers import inert
 
 FOLD_AFTER = 6  # a run of more plain data/ACK segments than this is folded into one line
@@ -44,6 +52,34 @@ class Fold:
     segments: int
     bytes_c2s: int
     bytes_s2c: int
+
+
+def choose(records: Sequence[ConnectionRecord], conn: str | None
+           ) -> tuple[int, ConnectionRecord]:
+    """The TCP connection ``explain`` draws, and its ``#N`` among ``records``: the one
+    ``conn`` names (a uid, ``#N`` or endpoints, see ``report.select.find_connection``), or
+    the first TCP connection. Raises ``report.select.SelectionError``."""
+    if conn is None:
+        found = next((c for c in numbered(records) if c.record.proto == "tcp"), None)
+        if found is None:
+            raise NoConnection("no TCP connection")
+    else:
+        found = find_connection(records, conn, only=lambda r: r.proto == "tcp",
+                                kind="TCP connection")
+    record = found.record
+    assert isinstance(record, ConnectionRecord)
+    return found.number, record
+
+
+def selection_error(exc: SelectionError, captures: Sequence[str]) -> str:
+    """``explain``'s message for a name that matches nothing or several connections: the
+    candidates one per line, and where to find the ids."""
+    where = f"{captures[0]}: " if len(captures) == 1 else ""
+    table = " ".join(["pcap-analyzer connections", *captures, "-f table"])
+    if isinstance(exc, AmbiguousConnection):
+        return "\n".join([f"error: {where}{exc.message}", *exc.lines()])
+    return (f"error: {where}{exc.message} (the # column of `{table}` numbers them; "
+            "--columns n,uid,client,server shows the uids)")
 
 
 def _flags(fl: int) -> str:
@@ -210,8 +246,8 @@ def fold(steps: list[Step]) -> list[Step | Fold]:
 def verdict(record: ConnectionRecord, steps: list[Step]) -> list[str]:
     """Plain-language sentences about how the connection went."""
     lines: list[str] = []
-    side = {"client": f"the client ({record.client_ip}:{record.client_port})",
-            "server": f"the server ({record.server_ip}:{record.server_port})"}
+    side = {"client": f"the client ({endpoint(record.client_ip, record.client_port)})",
+            "server": f"the server ({endpoint(record.server_ip, record.server_port)})"}
     hs = record.handshake
     if hs == "complete":
         rtt = (record.handshake_rtt_s or 0) * 1000
@@ -287,12 +323,15 @@ def _fin_ack_delay(record: ConnectionRecord, steps: list[Step], closer_is_client
     return after[0].ms - fin.ms if after else None
 
 
-def render_text(record: ConnectionRecord, steps: list[Step]) -> str:
+def render_text(record: ConnectionRecord, steps: list[Step], number: int | None = None
+                ) -> str:
+    """The ladder as text; ``number``: the connection's ``#N``, shown before its uid."""
     longest = max((len(s.label) for s in steps), default=0)
     width = min(max(58, longest + 6), 120)
     head = [
-        f"{record.uid}  {record.proto}  client {record.client_ip}:{record.client_port}"
-        f"  ->  server {record.server_ip}:{record.server_port}   ({record.capture})",
+        ("" if number is None else f"#{number}  ")
+        + f"{record.uid}  {record.proto}  client {endpoint(record.client_ip, record.client_port)}"
+        f"  ->  server {endpoint(record.server_ip, record.server_port)}   ({record.capture})",
         "seq/ack are relative to each side's ISN; states are RFC 9293, after each segment.",
         "",
         f"{'frame':>6} {'ms':>10}  {'client':<{width // 2}}{'server':>{width // 2}}   "
@@ -329,9 +368,15 @@ def _mermaid_text(text: str) -> str:
     return text
 
 
+def _mermaid_host(ip: str) -> str:
+    """An address in a Mermaid participant: IPv6 in brackets, its colons as Mermaid's
+    ``#58;`` (a colon would end the statement's text)."""
+    return "#58;".join(_mermaid_text(part) for part in host(ip).split(":"))
+
+
 def render_mermaid(record: ConnectionRecord, steps: list[Step]) -> str:
-    c = _mermaid_text(f"client {record.client_ip}.{record.client_port}")
-    s = _mermaid_text(f"server {record.server_ip}.{record.server_port}")
+    c = f"client {_mermaid_host(record.client_ip)}.{record.client_port}"
+    s = f"server {_mermaid_host(record.server_ip)}.{record.server_port}"
     lines = ["```mermaid", "sequenceDiagram", f"    participant C as {c}",
              f"    participant S as {s}"]
     last_states: tuple[str, str] | None = None

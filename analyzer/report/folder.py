@@ -17,14 +17,16 @@ from analyzer.loader import LoadOptions, load
 from analyzer.loader.extract import extract_frames
 from analyzer.report import explain
 from analyzer.report.app import http_frame, websocket_frame
-from analyzer.report.markdown import pick_connections, render_markdown
+from analyzer.report.markdown import render_markdown
+from analyzer.report.problems import pick_connections
 from analyzer.report.summary import RETRANS_THRESHOLD
 from analyzer.report.writers import flat_frame, write_parquet
 
 
 def diagrams(results: Sequence[CaptureResult], options: LoadOptions, limit: int = 3,
              retrans_threshold: float = RETRANS_THRESHOLD) -> dict[str, str]:
-    """Mermaid ladders (uid -> block) of the connections that matter most."""
+    """Mermaid ladders (uid -> block) of the connections that matter most: the worst of
+    each kind of problem in ``report.problems``' triage, then complete ones."""
     records = [r for c in results for r in c.records]
     chosen = pick_connections(records, limit, retrans_threshold)
     out: dict[str, str] = {}

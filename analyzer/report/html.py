@@ -34,12 +34,25 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from analyzer.report.endpoints import endpoint
+from analyzer.report.problems import Conn, by_kind, percent, triage
+from analyzer.report.stats import percentile
 from analyzer.report.summary import RETRANS_THRESHOLD
 from analyzer.report.writers import health_cell
 
 MAX_TIMELINE = 200  # connections drawn in the timeline
 MAX_ROWS = 10_000  # rows per table (connections, HTTP, WebSocket)
+#: A kind with more problems than this is shown on its own, its first rows and the rest
+#: folded; rows per kind in the page.
+GROUP_ROWS = 20
 MAX_PROBLEMS = 1_000
+#: The problems that are no connection's: (key, label, badge class, title), in order.
+INPUT_PROBLEMS = (
+    ("capture-error", "capture error", "error", "captures that could not be read"),
+    ("check-failed", "check failed", "error", "failed rules of error severity"),
+    ("capture-warning", "capture warning", "warning", "captures read with a warning"),
+    ("check-warning", "check warning", "warning", "failed rules of warning severity"),
+)
 MAX_RETRANS_BARS = 15  # connections drawn in the retransmission chart
 
 ENDS = ("fin", "rst", "half_closed", "open")
@@ -116,7 +129,7 @@ def render_html(connections: pd.DataFrame, http: pd.DataFrame, websockets: pd.Da
         },
         "captures": [_capture_row(path, status, labels, packets, per_capture)
                      for path, status in captures],
-        "problems": _problems(conns, websockets, captures, checks, labels, numbers,
+        "problems": _problems(conns, websockets, captures, checks, labels,
                               retrans_threshold),
         "summary_rows": _summary_rows(summary, captures, labels),
         "health_rows": _health_rows(summary, captures, labels),
@@ -176,16 +189,7 @@ def _percent(rate: object) -> str:
     """A rate as a short percentage (0.0213 -> "2.13%"), '' for null."""
     if _missing(rate):
         return ""
-    return f"{float(rate) * 100:.3g}%"  # type: ignore[arg-type]
-
-
-def _endpoint(ip: object, port: object) -> str:
-    if _missing(ip):
-        return ""
-    host = str(ip)
-    if ":" in host:
-        host = f"[{host}]"
-    return host if _missing(port) else f"{host}:{_text(port)}"
+    return percent(float(rate))  # type: ignore[arg-type]
 
 
 def _capture_labels(names: Iterable[str]) -> dict[str, str]:
@@ -319,8 +323,8 @@ def _connection_rows(conns: pd.DataFrame, labels: Mapping[str, str]) -> dict[str
             "path": _text(rec.get("capture")),
             "uid": _text(rec.get("uid")),
             "proto": _text(rec.get("proto")),
-            "client": _endpoint(rec.get("client_ip"), rec.get("client_port")),
-            "server": _endpoint(rec.get("server_ip"), rec.get("server_port")),
+            "client": endpoint(rec.get("client_ip"), rec.get("client_port")),
+            "server": endpoint(rec.get("server_ip"), rec.get("server_port")),
             "handshake": _text(rec.get("handshake")),
             "handshake_bad": rec.get("handshake_valid") is False,
             "rtt": _ms(rec.get("handshake_rtt_s")),
@@ -418,99 +422,72 @@ def _check_row(check: Mapping[str, object], labels: Mapping[str, str]) -> dict[s
 # ------------------------------------------------------------------------------- problems
 
 
+def _problem_row(kind: str, key: str, cls: str, labels: Mapping[str, str], capture: object,
+                 detail: str, conn: Conn | None = None) -> dict[str, Any]:
+    return {"kind": kind, "key": key, "cls": cls, "capture": _label(labels, capture),
+            "path": _text(capture), "n": None if conn is None else conn.index + 1,
+            "uid": "" if conn is None else conn.uid, "where": "" if conn is None else conn.where,
+            "detail": detail}
+
+
 def _problems(conns: pd.DataFrame, ws: pd.DataFrame, captures: Sequence[tuple[str, str]],
               checks: Sequence[Mapping[str, object]], labels: Mapping[str, str],
-              numbers: Mapping[tuple[str, str], int],
               retrans_threshold: float = RETRANS_THRESHOLD) -> dict[str, Any]:
-    """Everything that went wrong, most serious first: unreadable captures, failed checks,
-    failed handshakes, resets, CLOSE_WAIT leaks, retransmissions above the threshold,
-    zero receive windows, RFC anomalies, WebSocket failures."""
-    out: list[dict[str, Any]] = []
+    """Everything that went wrong, most serious first: unreadable captures, failed checks
+    (error severity), captures read with a warning, failed checks of warning severity, then
+    the problem connections in ``report.problems``' triage, each kind a group. With more
+    than GROUP_ROWS problems of one kind the page shows each kind on its own: a line with
+    its count, its first GROUP_ROWS rows, and the rest (up to MAX_PROBLEMS) folded in a
+    ``<details>``; otherwise one table."""
+    groups: dict[str, dict[str, Any]] = {}
 
-    def add(rank: int, kind: str, capture: object, n: int | None, where: str,
-            detail: str) -> None:
-        out.append({"rank": rank, "kind": kind, "capture": _label(labels, capture),
-                    "path": _text(capture), "n": n, "where": where, "detail": detail,
-                    "cls": "error" if rank <= 1 else "warning"})
+    def group(key: str, label: str, cls: str, title: str) -> list[dict[str, Any]]:
+        g = groups.setdefault(key, {"key": key, "label": label, "cls": cls, "title": title,
+                                    "all": []})
+        rows: list[dict[str, Any]] = g["all"]
+        return rows
 
+    for key, label, cls, title in INPUT_PROBLEMS:
+        group(key, label, cls, title)
     for path, status in captures:
         if status.startswith("error"):
-            add(0, "capture error", path, None, "", status)
+            group("capture-error", "", "", "").append(_problem_row(
+                "capture error", "capture-error", "error", labels, path, status))
         elif status.startswith("warning"):
-            add(2, "capture warning", path, None, "", status)
+            group("capture-warning", "", "", "").append(_problem_row(
+                "capture warning", "capture-warning", "warning", labels, path, status))
     for check in checks:
         if check.get("passed") is False:
             row = _check_row(check, labels)
             sev = row["severity"] or "error"
-            detail = f"{row['rule']}: measured {row['measured'] or '-'} ({sev})"
-            add(1 if sev == "error" else 2, "check failed", check.get("capture"), None, "",
-                detail)
-    for i, rec in enumerate(conns.to_dict("records")):
-        n = i + 1
-        where = (f"{_endpoint(rec.get('client_ip'), rec.get('client_port'))} → "
-                 f"{_endpoint(rec.get('server_ip'), rec.get('server_port'))}")
-        cap = rec.get("capture")
-        handshake = _text(rec.get("handshake"))
-        anomalies = _text(rec.get("anomalies"))
-        if handshake == "refused":
-            add(3, "handshake refused", cap, n, where, "the SYN was answered by a RST")
-        elif handshake == "unanswered":
-            retx = _int(rec.get("syn_retransmissions")) or 0
-            add(3, "handshake unanswered", cap, n, where,
-                f"no answer to the SYN ({retx} retransmission{'s' * (retx != 1)})")
-        elif handshake == "incomplete":
-            add(3, "handshake incomplete", cap, n, where,
-                "SYN and SYN-ACK, but no final ACK")
-        if rec.get("handshake_valid") is False:
-            add(3, "invalid handshake", cap, n, where, anomalies or "wrong acknowledgement")
-        elif anomalies:
-            add(5, "RFC anomaly", cap, n, where, anomalies)
-        if _text(rec.get("end")) == "rst" and handshake != "refused":
-            by = _text(rec.get("rst_by")) or "unknown side"
-            add(4, "reset", cap, n, where, f"RST sent by the {by}")
-        for side in ("client", "server"):
-            if _text(rec.get(f"{side}_state")) == "CLOSE_WAIT":
-                add(4, "CLOSE_WAIT left open", cap, n, where,
-                    f"the {side} received the peer's FIN and never sent its own")
-        rate = rec.get("retrans_rate")
-        if not _missing(rate) and float(rate) > retrans_threshold:  # type: ignore[arg-type]
-            c2s = _int(rec.get("retrans_packets_c2s")) or 0
-            s2c = _int(rec.get("retrans_packets_s2c")) or 0
-            add(4, "retransmissions", cap, n, where,
-                f"{_percent(rate)} of the segments retransmitted ({c2s} client → server, "
-                f"{s2c} server → client), above {_percent(retrans_threshold)}")
-        zero = [(side, k) for side, d in (("client", "c2s"), ("server", "s2c"))
-                if (k := _int(rec.get(f"zero_window_advertisements_{d}")) or 0)]
-        if zero:
-            probes = [(side, k) for side, d in (("client", "c2s"), ("server", "s2c"))
-                      if (k := _int(rec.get(f"zero_window_probes_{d}")) or 0)]
-            detail = "receiver window went to zero: " + "; ".join(
-                f"the {side} advertised a zero window {_times(k)}" for side, k in zero)
-            if probes:
-                detail += "; " + "; ".join(f"the {side} sent {k} window probe"
-                                           f"{'s' * (k != 1)}" for side, k in probes)
-            add(4, "zero window", cap, n, where, detail)
+            key = "check-failed" if sev == "error" else "check-warning"
+            label = "check failed" if sev == "error" else "check warning"
+            group(key, "", "", "").append(_problem_row(
+                label, key, "error" if sev == "error" else "warning", labels,
+                check.get("capture"),
+                f"{row['rule']}: measured {row['measured'] or '-'} ({sev})"))
+    sessions: dict[tuple[str, str], list[Mapping[Any, Any]]] = {}
     for rec in ws.to_dict("records"):
-        cap = rec.get("capture")
-        conn = numbers.get((_text(cap), _text(rec.get("uid"))))
-        where = f"{_text(rec.get('host'))} {_text(rec.get('request_target'))}".strip()
-        problems = _problem_names(rec.get("problems"))
-        listed = "; ".join(problems)
-        if not rec.get("established"):
-            status = _text(rec.get("status"))
-            head = f"status {status}" if status else "no response"
-            add(3, "WebSocket handshake failed", cap, conn, where,
-                head + (f": {listed}" if listed else ""))
-        elif problems:
-            add(5, "WebSocket protocol problem", cap, conn, where, listed)
-    out.sort(key=lambda p: p["rank"])
-    kinds = Counter(p["kind"] for p in out)
-    return {"rows": out[:MAX_PROBLEMS], "total": len(out),
-            "kinds": sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))}
-
-
-def _times(n: int) -> str:
-    return "once" if n == 1 else f"{n} times"
+        sessions.setdefault((_text(rec.get("capture")), _text(rec.get("uid"))), []).append(rec)
+    found = triage((Conn.from_row(i, rec, sessions.get(
+        (_text(rec.get("capture")), _text(rec.get("uid"))), ()))
+        for i, rec in enumerate(conns.to_dict("records"))), retrans_threshold)
+    for kind, problems in by_kind(found).items():
+        group(kind.value, kind.label, "warning", kind.title(retrans_threshold)).extend(
+            _problem_row(kind.label, kind.value, "warning", labels, p.conn.capture, p.detail,
+                         p.conn) for p in problems)
+    present = [g for g in groups.values() if g["all"]]
+    grouped = any(len(g["all"]) > GROUP_ROWS for g in present)
+    for g in present:
+        rows = g.pop("all")
+        g["count"] = len(rows)
+        g["rows"] = rows if not grouped else rows[:GROUP_ROWS]
+        g["more"] = [] if not grouped else rows[GROUP_ROWS:MAX_PROBLEMS]
+        g["cut"] = len(rows) - len(g["rows"]) - len(g["more"])
+    return {"total": sum(g["count"] for g in present),
+            "kinds": [(g["label"], g["count"]) for g in present],
+            "grouped": grouped, "groups": present, "group_rows": GROUP_ROWS,
+            "rows": [] if grouped else [r for g in present for r in g["rows"]]}
 
 
 # --------------------------------------------------------------------------------- charts
@@ -602,7 +579,7 @@ def _rtt_chart(rtts_ms: Sequence[float]) -> Markup:
             bins = 30 if hi > lo else np.array([lo - 0.5 * max(lo, 1e-3), lo + 0.5 * max(
                 lo, 1e-3)])
         ax.hist(values, bins=bins, color="#3f6fb5", edgecolor="white", linewidth=0.5)
-        p50, p95 = (float(np.percentile(values, q)) for q in (50, 95))
+        p50, p95 = (percentile(values, q) or 0.0 for q in (0.5, 0.95))
         ax.axvline(p50, color="#222222", linestyle="--", linewidth=1,
                    label=f"p50 {p50:.3f} ms")
         ax.axvline(p95, color="#c62828", linestyle=":", linewidth=1.2,

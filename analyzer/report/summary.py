@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.core.records import ConnectionRecord
+from analyzer.report.stats import percentile
 
 SECTIONS = ("handshake", "end", "closer", "time_wait", "conn_state")
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
@@ -58,7 +59,7 @@ def summarize(df: pd.DataFrame, records: Sequence[ConnectionRecord] = (),
             for name, q in PERCENTILES:
                 rows.append({"capture": capture, "section": "handshake_rtt_ms", "item": name,
                              "count": len(rtt), "percent": None,
-                             "value": round(float(rtt.quantile(q)) * 1000, 3)})
+                             "value": round(float(percentile(rtt, q) or 0.0) * 1000, 3)})
         rows.extend(_health_rows(str(capture), tcp_health(tcp), total))
         servers = (group.assign(endpoint=group["server_ip"].astype(str) + ":"
                                 + group["server_port"].astype(str) + "/"
@@ -154,10 +155,11 @@ class TcpHealth:
     directions of all of them, so a long transfer weighs as many segments as it sent; it is
     None when no segment carried sequence space.
 
-    ``rtt_ms`` are percentiles (linear, as pandas' ``quantile``) over every data-to-ACK
-    round trip of every direction of every connection: the engine keeps a direction's
-    samples as their count and their mean (``rtt_samples``, ``rtt_avg_s``), so each sample
-    stands at its direction's mean, and a direction weighs as many samples as it had.
+    ``rtt_ms`` are percentiles (``stats.percentile``: linear, as pandas' ``quantile``) over
+    every data-to-ACK round trip of every direction of every connection: the engine keeps a
+    direction's samples as their count and their mean (``rtt_samples``, ``rtt_avg_s``), so
+    each sample stands at its direction's mean, and a direction weighs as many samples as
+    it had (``stats.percentile``'s weights, without repeating the means).
     ``max`` is the largest single sample (the largest ``rtt_max_s``). Empty without any
     sample."""
 
@@ -199,7 +201,9 @@ def tcp_health(tcp: pd.DataFrame, top: int = WORST_RETRANSMITTERS) -> TcpHealth:
     dup = _ints(tcp, "dup_acks_c2s") + _ints(tcp, "dup_acks_s2c")
     zero = (_ints(tcp, "zero_window_advertisements_c2s")
             + _ints(tcp, "zero_window_advertisements_s2c"))
-    means, weights, maxima = [], [], []
+    means: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    maxima: list[np.ndarray] = []
     for d in ("c2s", "s2c"):
         n = _ints(tcp, f"rtt_samples_{d}")
         avg = tcp[f"rtt_avg_s_{d}"].astype("float64").to_numpy()
@@ -208,13 +212,15 @@ def tcp_health(tcp: pd.DataFrame, top: int = WORST_RETRANSMITTERS) -> TcpHealth:
         means.append(avg[has])
         weights.append(n[has])
         maxima.append(top_rtt[has & ~np.isnan(top_rtt)])
-    samples = np.repeat(np.concatenate(means), np.concatenate(weights))
+    # each sample at its direction's mean: a mean weighs as many samples as it had
+    mean, weight = np.concatenate(means), np.concatenate(weights)
+    rtt_samples = int(weight.sum())
     rtt_ms: dict[str, float] = {}
-    if len(samples):
+    if rtt_samples:
         for name, q in PERCENTILES[:-1]:
-            rtt_ms[name] = round(float(np.quantile(samples, q)) * 1000, 3)
+            rtt_ms[name] = round(float(percentile(mean, q, weight) or 0.0) * 1000, 3)
         peak = np.concatenate(maxima)
-        rtt_ms["max"] = round(float(peak.max() if len(peak) else samples.max()) * 1000, 3)
+        rtt_ms["max"] = round(float(peak.max() if len(peak) else mean.max()) * 1000, 3)
     order = sorted((i for i in range(len(tcp)) if retrans[i] > 0),
                    key=lambda i: -int(retrans[i]))[:top]
     rates = tcp["retrans_rate"].astype("float64").to_numpy()
@@ -230,7 +236,7 @@ def tcp_health(tcp: pd.DataFrame, top: int = WORST_RETRANSMITTERS) -> TcpHealth:
         connections=len(tcp), segments=segments, retransmitted=total,
         retrans_rate=total / segments if segments else None,
         with_retransmissions=int((retrans > 0).sum()), with_dup_acks=int((dup > 0).sum()),
-        with_zero_window=int((zero > 0).sum()), rtt_samples=len(samples), rtt_ms=rtt_ms,
+        with_zero_window=int((zero > 0).sum()), rtt_samples=rtt_samples, rtt_ms=rtt_ms,
         worst=worst)
 
 

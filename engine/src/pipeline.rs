@@ -70,6 +70,9 @@ pub struct Entry {
     changes_exceeded: bool,
     /// The connection's HTTP/WebSocket layer (TCP only).
     app: AppSlot,
+    /// One of its packets is in a selected frame (always true without a selection): only
+    /// selected connections leave the tracker as records.
+    selected: bool,
 }
 
 /// A TCP connection's application layer: not started, running, or given up (the streams
@@ -121,7 +124,7 @@ impl Flow for Conn {
 pub const MAX_TS_NS: i64 = 1 << 62;
 
 /// How the tracker runs.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct TrackerOptions {
     /// Drop packets whose checksum is bad, as Zeek does without `-C` (they add `C` to the
     /// history and nothing else).
@@ -139,6 +142,53 @@ pub struct TrackerOptions {
     /// stay): for runs that write connection records only, so that finished records
     /// waiting for their turn hold no more than they need.
     pub no_app_details: bool,
+    /// Keep only the connections that have a packet in one of these frames (1-based, the
+    /// frames a display filter matched; any order, duplicates allowed); `None` keeps
+    /// every connection. A connection is still tracked from all of its packets, so a
+    /// record kept is the record it has without a selection. A packet reassembled from IP
+    /// fragments is in its last fragment's frame; a tunnel's outer flow is kept only if one
+    /// of its own packets is selected.
+    pub select_frames: Option<std::sync::Arc<[u64]>>,
+}
+
+/// A set of frame numbers, asked about in (mostly) ascending order: sorted, with a cursor,
+/// so that a packet costs amortised O(1) when frames come in capture order (and a binary
+/// search when one goes backwards).
+#[derive(Clone, Debug)]
+pub struct FrameSelection {
+    frames: Vec<u64>,
+    /// The first index whose frame is at least the frame asked about last.
+    cursor: usize,
+}
+
+impl FrameSelection {
+    pub fn new(frames: &[u64]) -> Self {
+        let mut frames = frames.to_vec();
+        frames.sort_unstable();
+        frames.dedup();
+        FrameSelection { frames, cursor: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Is `frame` one of the selected frames?
+    pub fn contains(&mut self, frame: u64) -> bool {
+        let f = &self.frames;
+        if self.cursor > 0 && f[self.cursor - 1] >= frame {
+            self.cursor = f.partition_point(|&x| x < frame);
+        } else {
+            while self.cursor < f.len() && f[self.cursor] < frame {
+                self.cursor += 1;
+            }
+        }
+        f.get(self.cursor) == Some(&frame)
+    }
 }
 
 /// Where a packet went.
@@ -156,6 +206,8 @@ pub struct Tracker {
     opts: TrackerOptions,
     done: Vec<Entry>,
     next_id: u64,
+    /// `opts.select_frames`, with its cursor.
+    selection: Option<FrameSelection>,
 }
 
 impl Flow for Entry {
@@ -180,11 +232,13 @@ impl Tracker {
         if opts.sweep_every > 0 {
             table.sweep_every = opts.sweep_every;
         }
+        let selection = opts.select_frames.as_deref().map(FrameSelection::new);
         Tracker {
             table,
             opts,
             done: Vec::new(),
             next_id: 0,
+            selection,
         }
     }
 
@@ -238,12 +292,17 @@ impl Tracker {
         } else {
             self.stack(p)
         };
+        let hit = match &mut self.selection {
+            Some(s) => s.contains(p.frame),
+            None => true,
+        };
         let (opts, next_id) = (&self.opts, &mut self.next_id);
         let entry = self
             .table
             .table
             .entry(key)
             .or_insert_with(|| new_entry(p, opts, next_id, &stack));
+        entry.selected |= hit;
         let id = entry.id;
         check_encapsulation(entry, stack);
         let conn = &mut entry.conn;
@@ -262,10 +321,12 @@ impl Tracker {
         Placement { id, from_orig }
     }
 
-    /// Records of the connections finished so far.
+    /// Records of the connections finished so far (with a frame selection, of those with
+    /// a packet in a selected frame; the others are dropped here).
     pub fn take_records(&mut self) -> Vec<ConnectionRecord> {
         self.done
             .drain(..)
+            .filter(|e| e.selected)
             .map(|e| {
                 let mut r = to_record(e.id, e.conn, e.app);
                 if self.opts.no_app_details {
@@ -331,6 +392,7 @@ fn new_entry(p: &Packet<'_>, opts: &TrackerOptions, next_id: &mut u64, stack: &[
         tunnel_changes: 0,
         changes_exceeded: false,
         app: AppSlot::Untried,
+        selected: false,
     }
 }
 
@@ -709,4 +771,96 @@ pub fn connection_segments(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod selection_tests {
+    //! The display filter's selection: connections with a packet in a selected frame are
+    //! kept whole, the others dropped (hand-built packets, no capture, no tshark).
+
+    use super::*;
+    use std::borrow::Cow;
+
+    fn packet(frame: u64, proto: Transport, sport: u16, dport: u16, flags: u8) -> Packet<'static> {
+        Packet {
+            frame,
+            ts_ns: 1_700_000_000_000_000_000 + frame as i64 * 1_000_000,
+            proto,
+            ip_version: 4,
+            src: "10.0.0.1".parse().unwrap(),
+            sport,
+            dst: "10.0.0.2".parse().unwrap(),
+            dport,
+            ip_len: 40,
+            flags,
+            seq: 1000 + frame as u32,
+            ack: 0,
+            payload_len: 0,
+            window: 65535,
+            options: Default::default(),
+            payload_captured: true,
+            checksum_bad: false,
+            icmp_one_way: false,
+            tunnels: Vec::new(),
+            payload: Cow::Borrowed(&[]),
+        }
+    }
+
+    /// Three connections: TCP 40000 (frames 1, 3, 5), TCP 40001 (frames 2, 4), UDP (6).
+    fn run(select: Option<&[u64]>) -> Vec<ConnectionRecord> {
+        let mut t = Tracker::new(TrackerOptions {
+            select_frames: select.map(Into::into),
+            ..TrackerOptions::default()
+        });
+        for p in [
+            packet(1, Transport::Tcp, 40000, 80, SYN),
+            packet(2, Transport::Tcp, 40001, 80, SYN),
+            packet(3, Transport::Tcp, 40000, 80, ACK),
+            packet(4, Transport::Tcp, 40001, 80, RST),
+            packet(5, Transport::Tcp, 40000, 80, FIN | ACK),
+            packet(6, Transport::Udp, 5353, 5353, 0),
+        ] {
+            t.feed(&p);
+        }
+        t.finish();
+        let mut recs = t.take_records();
+        recs.sort_by_key(|r| r.id);
+        recs
+    }
+
+    #[test]
+    fn frame_selection_answers_in_and_out_of_order() {
+        let mut s = FrameSelection::new(&[9, 3, 3, 7]);
+        assert_eq!(s.len(), 3);
+        let asked: Vec<bool> = [1, 3, 3, 4, 7, 8, 9, 10, 3, 2, 9]
+            .iter()
+            .map(|&f| s.contains(f))
+            .collect();
+        assert_eq!(
+            asked,
+            [false, true, true, false, true, false, true, false, true, false, true]
+        );
+        assert!(FrameSelection::new(&[]).is_empty());
+        assert!(!FrameSelection::new(&[]).contains(1));
+    }
+
+    #[test]
+    fn a_selected_frame_keeps_its_whole_connection() {
+        let all = run(None);
+        assert_eq!(all.len(), 3);
+        // Frame 4 (the RST) is the second connection's: it is kept with both its packets.
+        let kept = run(Some(&[4]));
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].uid, all[1].uid);
+        assert_eq!(kept[0].packets_c2s, all[1].packets_c2s);
+        assert_eq!(kept[0].history, all[1].history);
+        assert_eq!(kept[0].first_frame, 2);
+        // Frames of both TCP connections, and one no packet is in.
+        let kept = run(Some(&[5, 2, 99]));
+        let uids: Vec<&str> = kept.iter().map(|r| r.uid.as_str()).collect();
+        assert_eq!(uids, [all[0].uid.as_str(), all[1].uid.as_str()]);
+        // A UDP flow counts too; nothing selected keeps nothing.
+        assert_eq!(run(Some(&[6]))[0].uid, all[2].uid);
+        assert!(run(Some(&[])).is_empty());
+    }
 }

@@ -377,12 +377,15 @@ struct Tracker {
 
 #[pymethods]
 impl Tracker {
+    /// `select_frames`: keep only the connections with a packet in one of these frames
+    /// (the frames a display filter matched); None keeps every connection.
     #[new]
-    #[pyo3(signature = (check_checksums = false, keep_frames = false))]
-    fn new(check_checksums: bool, keep_frames: bool) -> Self {
+    #[pyo3(signature = (check_checksums = false, keep_frames = false, select_frames = None))]
+    fn new(check_checksums: bool, keep_frames: bool, select_frames: Option<Vec<u64>>) -> Self {
         let opts = TrackerOptions {
             check_checksums,
             keep_frames,
+            select_frames: select_frames.map(Into::into),
             ..TrackerOptions::default()
         };
         Tracker {
@@ -908,20 +911,24 @@ fn segment_marks(packets: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<&'static str>>>
     Ok(out)
 }
 
-/// Open a capture for a native read.
+/// Open a capture for a native read. `select_frames`: keep only the connections with a
+/// packet in one of these frames (the frames a display filter matched; each connection is
+/// still built from all of its packets); None keeps every connection.
 #[pyfunction]
-#[pyo3(signature = (path, check_checksums = false, batch = 4096, release_every = crate::pipeline::RELEASE_EVERY, app_details = true))]
+#[pyo3(signature = (path, check_checksums = false, batch = 4096, release_every = crate::pipeline::RELEASE_EVERY, app_details = true, select_frames = None))]
 fn read_capture(
     path: PathBuf,
     check_checksums: bool,
     batch: usize,
     release_every: u64,
     app_details: bool,
+    select_frames: Option<Vec<u64>>,
 ) -> PyResult<CaptureReader> {
     let opts = TrackerOptions {
         check_checksums,
         parse_app: true,
         no_app_details: !app_details,
+        select_frames: select_frames.map(Into::into),
         ..TrackerOptions::default()
     };
     let run = catch_unwind(|| CaptureRun::open(&path, opts))
