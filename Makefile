@@ -85,7 +85,7 @@ golden-conn: tshark venv
 
 lint: venv
 	$(VENV)/bin/ruff check analyzer tests captures bench
-	cd engine && cargo fmt --check && cargo clippy -q --all-targets -- -D warnings
+	cd engine && cargo fmt --check && cargo clippy -q --all-targets -- -D warnings && cargo clippy -q --all-targets --features python -- -D warnings
 
 typecheck: venv
 	$(VENV)/bin/mypy

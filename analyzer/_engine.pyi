@@ -39,7 +39,8 @@ class CaptureReader:
 def read_capture(path: str | PathLike[str], check_checksums: bool = False,
                  batch: int = 4096, release_every: int = 65536,
                  app_details: bool = True,
-                 select_frames: Sequence[int] | None = None) -> CaptureReader: ...
+                 select_frames: Sequence[int] | None = None,
+                 progress_every: int = 0) -> CaptureReader: ...
 def connection_segments(path: str | PathLike[str], first: int, last: int,
                         client: tuple[str, int], server: tuple[str, int],
                         check_checksums: bool = False) -> list[tuple[Any, ...]]: ...

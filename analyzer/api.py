@@ -21,7 +21,7 @@ from analyzer.core.tracker import Tracker, TrackerConfig
 from analyzer.errors import AnalyzerError, CaptureError, UsageError
 from analyzer.loader import LoadOptions, LoadResult, load, tshark_info, validate_filter
 from analyzer.loader.extract import extract_frames
-from analyzer.loader.native import NativeRead, NeedsTshark, read_native
+from analyzer.loader.native import NativeRead, NeedsTshark, OnProgress, read_native
 from analyzer.loader.tshark import http_ports, matching_frames, spans_reset
 
 if TYPE_CHECKING:
@@ -116,7 +116,8 @@ def _no_match_note(path: str | Path, options: LoadOptions, kept: int) -> str | N
 
 def analyze_capture(path: str | Path, options: LoadOptions | None = None,
                     config: TrackerConfig | None = None,
-                    on_batch: OnBatch | None = None) -> CaptureResult:
+                    on_batch: OnBatch | None = None,
+                    on_progress: OnProgress | None = None) -> CaptureResult:
     """Read one capture with the engine the options choose; errors are kept in the result.
 
     The native engine reads the file itself. A capture with a link type or encapsulation
@@ -125,6 +126,9 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
     ``on_batch``: records are handed to it, in start order, as they are ready (the native
     engine hands them over while it reads; the tshark engine once, at the end) instead of
     being kept in the result, so that a writer can stream them.
+
+    ``on_progress(path, bytes_read, total, packets)``: called while the capture is read
+    (see ``analyzer.progress``); the tshark engine reports packets only (``total`` 0).
     """
     options = options or LoadOptions()
     emitted = [0]
@@ -140,7 +144,8 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
         return CaptureResult(str(path), error=exc, engine=resolve_engine(options))
     if resolve_engine(options) == "native":
         try:
-            result = analyze_native(path, options, counting if on_batch else None)
+            result = analyze_native(path, options, counting if on_batch else None,
+                                    on_progress)
         except NeedsTshark as exc:
             if emitted[0]:
                 result = CaptureResult(str(path), engine="native")
@@ -148,10 +153,10 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
                     str(path), f"{exc}, after {emitted[0]} records were written: read it "
                     "with --engine tshark")
                 return result
-            result = analyze_tshark(path, options, config)
+            result = analyze_tshark(path, options, config, on_progress)
             result.notes.append(f"{path}: read with tshark: {exc}")
     else:
-        result = analyze_tshark(path, options, config)
+        result = analyze_tshark(path, options, config, on_progress)
     if result.error is not None:
         return result
     note = _no_match_note(path, options, len(result.records) + emitted[0])
@@ -164,7 +169,8 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
 
 
 def analyze_native(path: str | Path, options: LoadOptions,
-                   on_batch: OnBatch | None = None) -> CaptureResult:
+                   on_batch: OnBatch | None = None,
+                   on_progress: OnProgress | None = None) -> CaptureResult:
     """Read one capture with the native engine; raises NeedsTshark for one it cannot
     decode. Records are kept in the result, or handed to ``on_batch`` as they come.
     With a display filter, tshark finds the frames it matches (``select``) and the engine
@@ -177,7 +183,8 @@ def analyze_native(path: str | Path, options: LoadOptions,
         options = select(path, options)
         for batch in read_native(name, options.check_checksums, read,
                                  app_details=options.app_details,
-                                 select_frames=options.select_frames):
+                                 select_frames=options.select_frames,
+                                 on_progress=on_progress):
             if on_batch is not None:
                 if len(batch):
                     on_batch(batch)
@@ -195,7 +202,8 @@ def analyze_native(path: str | Path, options: LoadOptions,
 
 
 def analyze_tshark(path: str | Path, options: LoadOptions | None = None,
-                   config: TrackerConfig | None = None) -> CaptureResult:
+                   config: TrackerConfig | None = None,
+                   on_progress: OnProgress | None = None) -> CaptureResult:
     """Read one capture through tshark's dissection; errors are kept in the result.
 
     HTTP is found on any port: tshark dissects it on its own port list and, elsewhere, by
@@ -228,7 +236,7 @@ def analyze_tshark(path: str | Path, options: LoadOptions | None = None,
         options = select(path, options)
     except AnalyzerError as exc:
         return CaptureResult(str(path), error=exc)
-    result, kept = _read(path, options, config)
+    result, kept = _read(path, options, config, on_progress)
     if result.error is not None:
         return result
     missed = _ports_with_unmatched_responses(result.records)
@@ -238,7 +246,7 @@ def analyze_tshark(path: str | Path, options: LoadOptions | None = None,
     rules = tuple(r for r in rules if r not in options.decode_as)
     if rules:
         options = replace(options, decode_as=options.decode_as + rules)
-        result, kept = _read(path, options, config)
+        result, kept = _read(path, options, config, on_progress)
         if result.error is not None:
             return result
     if kept:
@@ -252,13 +260,15 @@ def analyze_tshark(path: str | Path, options: LoadOptions | None = None,
     return result
 
 
-def _read(path: str | Path, options: LoadOptions, config: TrackerConfig | None
+def _read(path: str | Path, options: LoadOptions, config: TrackerConfig | None,
+          on_progress: OnProgress | None = None,
           ) -> tuple[CaptureResult, dict[str, array[int]]]:
     """One reading of the capture, with tshark's session resets if asked for: connections
     open across a reset are read again from a copy of their frames, without resets, and
     those records replace the first ones. Returns the result and the frames kept of the
     connections whose response never completed."""
-    result, kept = _analyze_once(path, options, config, _keep_frames_if(options))
+    result, kept = _analyze_once(path, options, config, _keep_frames_if(options),
+                                 on_progress)
     every = options.resets
     spanning = {r.uid for r in result.records if r.uid in kept
                 and spans_reset(r.first_frame, r.last_frame, every)}
@@ -267,7 +277,7 @@ def _read(path: str | Path, options: LoadOptions, config: TrackerConfig | None
     whole = replace(options, session_reset=0)
     again = _reread(path, whole, config, {u: kept[u] for u in spanning}, _keep_frames_if(whole))
     if again is None:
-        return _analyze_once(path, whole, config, _keep_frames_if(whole))
+        return _analyze_once(path, whole, config, _keep_frames_if(whole), on_progress)
     records, again_kept = again
     redone = {r.uid: r for r in records if r.uid in spanning}
     result.records = [redone.get(r.uid, r) for r in result.records]
@@ -349,6 +359,7 @@ def _ports_with_unmatched_responses(records: list[ConnectionRecord]) -> set[int]
 
 def _analyze_once(path: str | Path, options: LoadOptions, config: TrackerConfig | None,
                   keep_frames_if: Callable[[ConnectionRecord], bool] | None = None,
+                  on_progress: OnProgress | None = None,
                   ) -> tuple[CaptureResult, dict[str, array[int]]]:
     config = config or TrackerConfig(check_checksums=options.check_checksums)
     name = str(path)
@@ -357,7 +368,7 @@ def _analyze_once(path: str | Path, options: LoadOptions, config: TrackerConfig 
     tracker = Tracker(name, config, keep_frames_if, options.select_frames)
     records: list[ConnectionRecord] = []
     try:
-        for packet in load(name, options, loaded):
+        for packet in load(name, options, loaded, on_progress):
             records.extend(tracker.feed(packet))
     except AnalyzerError as exc:
         result.error = exc

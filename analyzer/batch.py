@@ -16,6 +16,7 @@ from analyzer.api import CaptureResult, OnBatch, analyze_capture
 from analyzer.core.columns import RecordsBatch
 from analyzer.core.tracker import TrackerConfig
 from analyzer.loader import LoadOptions
+from analyzer.loader.native import OnProgress
 
 #: What a directory contributes, searched recursively.
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz",
@@ -57,17 +58,22 @@ def _work(path: str, options: LoadOptions, config: TrackerConfig) -> CaptureResu
 def run_batch(paths: list[str], options: LoadOptions, config: TrackerConfig,
               jobs: int | None = None,
               on_done: Callable[[CaptureResult], None] | None = None,
-              on_batch: OnBatch | None = None) -> list[CaptureResult]:
+              on_batch: OnBatch | None = None,
+              on_progress: OnProgress | None = None) -> list[CaptureResult]:
     """Analyze every capture; ``jobs`` processes at once (default: the number of cores).
 
     ``on_batch``: every capture's records go to it, capture by capture in input order, and
     are not kept in the results (see ``analyze_capture``).
+
+    ``on_progress(path, bytes_read, total, packets)`` (see ``analyzer.progress``): with one
+    process, called while each capture is read; with a process pool, once per capture as
+    it finishes (``bytes_read == total``, the file's size), so a display moves per file.
     """
     jobs = max(1, jobs or os.cpu_count() or 1)
     results: dict[int, CaptureResult] = {}
     if jobs == 1 or len(paths) <= 1:
         for i, path in enumerate(paths):
-            results[i] = analyze_capture(path, options, config, on_batch)
+            results[i] = analyze_capture(path, options, config, on_batch, on_progress)
             if on_done:
                 on_done(results[i])
     else:
@@ -78,6 +84,9 @@ def run_batch(paths: list[str], options: LoadOptions, config: TrackerConfig,
             for future in as_completed(futures):
                 result = future.result()
                 results[futures[future]] = result
+                if on_progress is not None:
+                    size = _size(result.path)
+                    on_progress(result.path, size, size, result.packets)
                 if on_done:
                     on_done(result)
                 # Hand the records over in input order as soon as their turn comes.
@@ -88,3 +97,10 @@ def run_batch(paths: list[str], options: LoadOptions, config: TrackerConfig,
                     done.records = []
                     written += 1
     return [results[i] for i in range(len(paths))]
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

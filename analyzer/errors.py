@@ -24,11 +24,23 @@ class AnalyzerError(Exception):
 
 
 class TsharkNotFound(AnalyzerError):
+    """No usable tshark. Without ``path`` none was found on PATH; with one (given by
+    ``--tshark-path`` or ``TSHARK_PATH``, named by ``source``) ``problem`` says what is
+    wrong with that file: it does not exist, is a directory, is not executable or is not
+    tshark."""
+
+    def __init__(self, path: str | None = None, problem: str = "",
+                 source: str = "--tshark-path") -> None:
+        super().__init__(path, problem, source)
+        self.path, self.problem, self.source = path, problem, source
+
     def __str__(self) -> str:
-        return (
-            "tshark not found on PATH (set --tshark-path or TSHARK_PATH, or install it: "
-            "apt-get install tshark)"
-        )
+        if self.path is None:
+            return (
+                "tshark not found on PATH (set --tshark-path or TSHARK_PATH, or install it: "
+                "apt-get install tshark)"
+            )
+        return f"tshark not found: {self.path} (from {self.source}) {self.problem}"
 
 
 class TsharkTooOld(AnalyzerError):

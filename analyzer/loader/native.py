@@ -5,7 +5,8 @@ batches into :class:`ConnectionRecord` objects and its errors into the project's
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from analyzer import _engine
@@ -13,6 +14,16 @@ from analyzer.core.columns import NativeBatch
 from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame
 from analyzer.errors import CaptureError
 from analyzer.loader.tshark import check_file
+
+#: ``on_progress(path, bytes_read, total, packets)``: how far a read has got (see
+#: ``analyzer.progress``). ``total`` is the file's size in bytes, 0 when unknown (then
+#: ``bytes_read`` is 0 too and only ``packets`` counts).
+OnProgress = Callable[[str, int, int, int], None]
+
+#: With a progress callback, the engine hands control back at least every this many
+#: frames (with an empty batch when every record is still held back), so that a display
+#: moves even while one long connection holds every record until the end.
+PROGRESS_EVERY = 65_536
 
 
 class NeedsTshark(Exception):
@@ -31,7 +42,9 @@ class NativeRead:
 
 def read_native(path: str, check_checksums: bool = False, read: NativeRead | None = None,
                 batch: int = 1024, app_details: bool = True,
-                select_frames: Sequence[int] | None = None) -> Iterator[NativeBatch]:
+                select_frames: Sequence[int] | None = None,
+                on_progress: OnProgress | None = None,
+                progress_every: int | None = None) -> Iterator[NativeBatch]:
     """Batches of records, in start order, as the engine hands them over.
 
     ``app_details=False`` leaves each record's HTTP transactions and WebSocket sessions out
@@ -44,15 +57,34 @@ def read_native(path: str, check_checksums: bool = False, read: NativeRead | Non
     Raises CaptureError for a file that cannot be read at all and NeedsTshark for one the
     engine cannot decode. A capture cut short is read up to the cut and noted in
     ``read.warnings`` / ``read.truncated_at``, with the tshark loader's words.
+
+    ``on_progress(path, bytes_read, total, packets)`` is called after each batch the engine
+    hands over (``reader.bytes_read``: bytes of the file read, compressed ones for gzip or
+    zstd; ``total``: the file's size; ``reader.packets``), and once more at the end (then
+    ``bytes_read == total`` for a capture read whole). With it, the engine returns at least
+    every ``progress_every`` frames (default ``PROGRESS_EVERY``); empty batches are not
+    yielded.
     """
     read = read if read is not None else NativeRead()
     check_file(path)
+    total = 0
+    every = 0
+    if on_progress is not None:
+        every = progress_every if progress_every is not None else PROGRESS_EVERY
+        try:
+            total = os.path.getsize(path)
+        except OSError:
+            total = 0
     try:
         reader = _engine.read_capture(path, check_checksums=check_checksums, batch=batch,
-                                      app_details=app_details, select_frames=select_frames)
+                                      app_details=app_details, select_frames=select_frames,
+                                      progress_every=max(0, every))
         for engine_batch in reader:
             read.packets, read.frames = reader.packets, reader.frames
-            yield NativeBatch(path, engine_batch)
+            if on_progress is not None:
+                on_progress(path, reader.bytes_read, total, reader.packets)
+            if len(engine_batch):
+                yield NativeBatch(path, engine_batch)
     except _engine.UnsupportedCapture as exc:
         raise NeedsTshark(str(exc)) from None
     except _engine.CaptureFormatError as exc:
@@ -62,6 +94,8 @@ def read_native(path: str, check_checksums: bool = False, read: NativeRead | Non
     except OSError as exc:
         raise CaptureError(path, exc.strerror or str(exc)) from None
     read.packets, read.frames = reader.packets, reader.frames
+    if on_progress is not None:
+        on_progress(path, reader.bytes_read, total, reader.packets)
     cut = reader.truncation
     if cut is not None:
         after, cut_short, _detail = cut

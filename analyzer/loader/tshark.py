@@ -14,7 +14,7 @@ import re
 import subprocess
 import tempfile
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -171,29 +171,48 @@ def tshark_info(tshark_path: str | None = None) -> tuple[str, str]:
     from pyshark.tshark import tshark as pyshark_tshark
 
     path = tshark_path or os.environ.get("TSHARK_PATH")
-    if path and not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        raise TsharkNotFound()  # pyshark would quietly fall back to the one on PATH
+    source = "--tshark-path" if tshark_path else "TSHARK_PATH"
+    if path:  # pyshark would quietly fall back to the one on PATH
+        _check_binary(path, source)
     try:
         binary = pyshark_tshark.get_process_path(path)
     except pyshark_tshark.TSharkNotFoundException:
         raise TsharkNotFound() from None
-    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
-        raise TsharkNotFound()
+    if not path:
+        source = "PATH"
+        if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+            raise TsharkNotFound()
     try:
         version = str(pyshark_tshark.get_tshark_version(binary))
     except Exception:  # pyshark raises bare exceptions on odd version output
-        version = _version_from_output(binary)
+        version = _version_from_output(binary, source)
     parts = tuple(int(x) for x in re.findall(r"\d+", version)[:3])
     if parts < MIN_TSHARK:
         raise TsharkTooOld(version, ".".join(map(str, MIN_TSHARK)))
     return binary, version
 
 
-def _version_from_output(binary: str) -> str:
-    out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False).stdout
+def _check_binary(path: str, source: str) -> None:
+    """TsharkNotFound naming ``path`` (given by ``source``) and what is wrong with it."""
+    if not os.path.exists(path):
+        raise TsharkNotFound(path, "does not exist", source)
+    if os.path.isdir(path):
+        raise TsharkNotFound(path, "is a directory, not the tshark program", source)
+    if not os.access(path, os.X_OK):
+        raise TsharkNotFound(path, "is not executable", source)
+
+
+def _version_from_output(binary: str, source: str = "PATH") -> str:
+    not_tshark = TsharkNotFound(binary, f"is not tshark ('{binary} -v' prints no TShark "
+                                        "version)", source)
+    try:
+        out = subprocess.run([binary, "-v"], capture_output=True, text=True,
+                             check=False).stdout
+    except OSError:
+        raise not_tshark from None
     m = re.search(r"TShark \(Wireshark\) (\d+\.\d+\.\d+)", out)
     if not m:
-        raise TsharkNotFound()
+        raise not_tshark
     return m.group(1)
 
 
@@ -337,7 +356,12 @@ def matching_frames(path: str, opts: LoadOptions) -> array[int]:
     return frames
 
 
-def load(path: str, opts: LoadOptions | None = None, result: LoadResult | None = None
+#: Lines of tshark's export between two progress reports.
+PROGRESS_LINES = 2048
+
+
+def load(path: str, opts: LoadOptions | None = None, result: LoadResult | None = None,
+         on_progress: Callable[[str, int, int, int], None] | None = None,
          ) -> Iterator[PacketRecord]:
     """Yield the capture's TCP and UDP packets as records, in capture order: all of them
     (``opts.display_filter`` is not applied here; it selects connections, see
@@ -345,13 +369,17 @@ def load(path: str, opts: LoadOptions | None = None, result: LoadResult | None =
 
     Raises CaptureError for a file that cannot be read at all. A capture cut short is
     read up to the cut and noted in ``result.warnings`` / ``result.truncated_at``.
+
+    ``on_progress(path, 0, 0, packets)`` is called every ``PROGRESS_LINES`` frames and at
+    the end (tshark's export does not say how far into the file it is: no bytes, no
+    total; see ``analyzer.progress``). The pyshark loader does not report progress.
     """
     opts = opts or LoadOptions()
     result = result if result is not None else LoadResult()
     if opts.frame_map:
-        yield from _renumbered(_load(path, opts, result), opts.frame_map, result)
+        yield from _renumbered(_load(path, opts, result, on_progress), opts.frame_map, result)
     else:
-        yield from _load(path, opts, result)
+        yield from _load(path, opts, result, on_progress)
 
 
 def _renumbered(packets: Iterator[PacketRecord], frame_map: tuple[int, ...],
@@ -365,7 +393,9 @@ def _renumbered(packets: Iterator[PacketRecord], frame_map: tuple[int, ...],
         result.truncated_at = frame_map[min(result.truncated_at, len(frame_map)) - 1]
 
 
-def _load(path: str, opts: LoadOptions, result: LoadResult) -> Iterator[PacketRecord]:
+def _load(path: str, opts: LoadOptions, result: LoadResult,
+          on_progress: Callable[[str, int, int, int], None] | None = None,
+          ) -> Iterator[PacketRecord]:
     check_file(path)
     if opts.loader == "pyshark":
         from analyzer.loader.pyshark_loader import iter_packets_pyshark
@@ -383,7 +413,9 @@ def _load(path: str, opts: LoadOptions, result: LoadResult) -> Iterator[PacketRe
         try:
             cols: list[str] = []
             every, offset, last = opts.resets, 0, 0
-            for line in proc.stdout:
+            for lines, line in enumerate(proc.stdout, 1):
+                if on_progress is not None and lines % PROGRESS_LINES == 0:
+                    on_progress(path, 0, 0, result.packets)
                 cols = line.decode("utf-8", "replace").rstrip("\r\n").split("\t")
                 if every:
                     # tshark numbers frames from 1 again after each session reset (every
@@ -397,6 +429,8 @@ def _load(path: str, opts: LoadOptions, result: LoadResult) -> Iterator[PacketRe
                     yield rec
             if cols and cols[0].isdigit():
                 result.last_frame = int(cols[0]) + offset
+            if on_progress is not None:
+                on_progress(path, 0, 0, result.packets)
         finally:
             proc.stdout.close()
             rc = proc.wait()
@@ -408,8 +442,6 @@ def _load(path: str, opts: LoadOptions, result: LoadResult) -> Iterator[PacketRe
 
 def _pyshark(path: str, opts: LoadOptions, result: LoadResult, it: object
              ) -> Iterator[PacketRecord]:
-    from collections.abc import Callable
-
     assert callable(it)
     gen: Callable[..., Iterator[PacketRecord]] = it
     decode_as = dict(rule.split(",", 1) for rule in opts.decode_as) if opts.decode_as else None

@@ -6,6 +6,8 @@ new and vanished server endpoints, per-endpoint metric changes (handshake failur
 rate, close sides, TIME_WAIT sides, handshake RTT percentiles, WebSocket close codes) and
 the matched connections whose outcome changed. A handshake failure is one of
 ``report.problems``' failed-handshake kinds; the percentiles are ``report.stats``' (linear).
+A change is one of the printed values: an RTT percentile that moves by less than the printed
+precision (0.001 ms) is not a change, even where rounding prints the two values apart.
 """
 
 from __future__ import annotations
@@ -25,8 +27,40 @@ def endpoint(r: ConnectionRecord) -> str:
     return f"{address(r.server_ip, r.server_port)}/{r.proto}"
 
 
+#: The handshake-RTT percentiles compared, and their quantiles.
+RTT_METRICS = {"rtt_p50_ms": 0.5, "rtt_p95_ms": 0.95}
+
+
+#: RTT percentiles are printed in ms with 3 decimals (1 µs).
+RTT_DECIMALS = 3
+
+
 def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 3)
+    return None if seconds is None else round(seconds * 1000, RTT_DECIMALS)
+
+
+def _rtt_ms(records: Sequence[ConnectionRecord], q: float) -> float | None:
+    """The handshake-RTT ``q``-percentile in ms, not rounded."""
+    rtts = [r.handshake_rtt_s for r in records
+            if r.proto == "tcp" and r.handshake_rtt_s is not None]
+    value = percentile(rtts, q)
+    return None if value is None else value * 1000
+
+
+def _changed(key: str, before: object, after: object, a: Sequence[ConnectionRecord],
+             b: Sequence[ConnectionRecord]) -> bool:
+    """Whether a metric changed. The printed (rounded) values are compared; an RTT
+    percentile also has to move by a whole printed unit (0.001 ms), so that two values a
+    hair apart on either side of a rounding boundary (1.2344 and 1.2346 ms, printed 1.234
+    and 1.235) are not a change."""
+    if before == after:
+        return False
+    if key in RTT_METRICS and before is not None and after is not None:
+        raw_a, raw_b = _rtt_ms(a, RTT_METRICS[key]), _rtt_ms(b, RTT_METRICS[key])
+        assert raw_a is not None and raw_b is not None
+        unit = 10.0 ** -RTT_DECIMALS
+        return abs(raw_a - raw_b) >= unit * (1 - 1e-9)
+    return True
 
 
 def metrics(records: Sequence[ConnectionRecord]) -> dict[str, object]:
@@ -46,8 +80,7 @@ def metrics(records: Sequence[ConnectionRecord]) -> dict[str, object]:
         "rst_rate": round(rst / len(tcp), 4) if tcp else None,
         "closer": ", ".join(f"{k} {v}" for k, v in sorted(closer.items())) if tcp else None,
         "time_wait": ", ".join(f"{k} {v}" for k, v in sorted(tw.items())) if tcp else None,
-        "rtt_p50_ms": _ms(percentile(rtts, 0.5)),
-        "rtt_p95_ms": _ms(percentile(rtts, 0.95)),
+        **{key: _ms(percentile(rtts, q)) for key, q in RTT_METRICS.items()},
         "ws_close_codes": ", ".join(f"{k} x{v}" for k, v in sorted(codes.items())) or None,
     }
 
@@ -73,7 +106,7 @@ def diff(before: Sequence[ConnectionRecord], after: Sequence[ConnectionRecord]) 
     for ep in sorted(set(a) & set(b)):
         ma, mb = metrics(a[ep]), metrics(b[ep])
         for key in ma:
-            if ma[key] != mb[key]:
+            if _changed(key, ma[key], mb[key], a[ep], b[ep]):
                 changes.append({"endpoint": ep, "metric": key, "before": ma[key],
                                 "after": mb[key]})
         for i, (ra, rb) in enumerate(zip(a[ep], b[ep], strict=False), 1):

@@ -8,14 +8,14 @@ record cannot disagree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from analyzer import _engine
 from analyzer.core.app import OPCODES
 from analyzer.core.packets import ACK, FIN, RST, SYN, PacketRecord
 from analyzer.core.records import ConnectionRecord
-from analyzer.loader import LoadOptions
 from analyzer.report.endpoints import endpoint, host
 from analyzer.report.select import (
     AmbiguousConnection,
@@ -41,6 +41,13 @@ class Step:
     client_state: str
     server_state: str
     plain: bool  # a data or ACK segment with nothing else to say (foldable)
+    #: The numbers the HTML ladder draws (nothing packet-derived but numbers): the TCP
+    #: flags, seq/ack relative to each side's ISN (ack None without ACK or before the
+    #: other side's ISN is known) and the health marks (``MARK_LABELS``' keys).
+    flags: int = 0
+    seq: int = 0
+    ack: int | None = None
+    marks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,40 +89,22 @@ def selection_error(exc: SelectionError, captures: Sequence[str]) -> str:
             "--columns n,uid,client,server shows the uids)")
 
 
-def _flags(fl: int) -> str:
+def flag_names(fl: int) -> list[str]:
+    """The TCP flags a ladder names, in its order (SYN, FIN, RST, ACK, PSH)."""
     names = [n for bit, n in ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (ACK, "ACK"))
              if fl & bit]
     if fl & 0x08:
         names.append("PSH")
-    return ",".join(names) or "none"
+    return names
+
+
+def _flags(fl: int) -> str:
+    return ",".join(flag_names(fl)) or "none"
 
 
 def seq_delta(a: int, b: int) -> int:
     """Signed difference a - b in 32-bit sequence space."""
     return ((a - b + (1 << 31)) % (1 << 32)) - (1 << 31)
-
-
-def connection_packets(record: ConnectionRecord, options: LoadOptions) -> list[PacketRecord]:
-    """The connection's TCP packets, as the run's engine reads them: natively (with the
-    engine's HTTP/WebSocket parsers' heads and frames), or through tshark when the options
-    need it or the engine cannot decode the capture."""
-    from analyzer.api import resolve_engine
-    from analyzer.loader import load
-    from analyzer.loader.native import NeedsTshark
-    from analyzer.loader.native import connection_packets as native_packets
-
-    client = (record.client_ip, record.client_port)
-    server = (record.server_ip, record.server_port)
-    if resolve_engine(options) == "native":
-        try:
-            return native_packets(record.capture, record.first_frame, record.last_frame,
-                                  client, server, options.check_checksums)
-        except NeedsTshark:
-            pass
-    ends = {client, server}
-    return [p for p in load(record.capture, replace(options, display_filter=None))
-            if p.proto == "tcp" and record.first_frame <= p.frame <= record.last_frame
-            and {(p.src, p.sport), (p.dst, p.dport)} == ends]
 
 
 def ladder(record: ConnectionRecord, packets: Iterable[PacketRecord]) -> list[Step]:
@@ -138,8 +127,10 @@ def ladder(record: ConnectionRecord, packets: Iterable[PacketRecord]) -> list[St
             isn[from_client] = p.seq if p.flags & SYN else (p.seq - 1) % (1 << 32)
         rel_seq = seq_delta(p.seq, isn[from_client])
         parts = [_flags(p.flags), f"seq={rel_seq}"]
+        rel_ack: int | None = None
         if p.flags & ACK and (not from_client) in isn:
-            parts.append(f"ack={seq_delta(p.ack, isn[not from_client])}")
+            rel_ack = seq_delta(p.ack, isn[not from_client])
+            parts.append(f"ack={rel_ack}")
         elif p.flags & ACK:
             parts.append(f"ack=raw {p.ack}")
         if p.payload_len:
@@ -155,7 +146,9 @@ def ladder(record: ConnectionRecord, packets: Iterable[PacketRecord]) -> list[St
             client_state, server_state = resp_state, orig_state
         plain = not (p.flags & (SYN | FIN | RST)) and not notes and not health
         steps.append(Step(p.frame, (p.ts_ns - first_ns) / 1e6, from_client, label,
-                          p.payload_len, client_state, server_state, plain))
+                          p.payload_len, client_state, server_state, plain,
+                          p.flags, rel_seq, rel_ack,
+                          tuple(m for m in mark if m in MARK_LABELS)))
     return steps
 
 
@@ -273,7 +266,8 @@ def verdict(record: ConnectionRecord, steps: list[Step]) -> list[str]:
         delay = _fin_ack_delay(record, steps, closer == "client")
         if delay is not None:
             note = " (delayed ACK)" if delay >= 20 else ""
-            sentence += f"; {side[other]} acknowledged the FIN {delay:.1f} ms later{note}"
+            sentence += (f"; {side[other]} acknowledged the FIN {delay_ms(delay)} ms "
+                         f"later{note}")
         lines.append(sentence + ".")
         after = _data_after_fin(steps, closer == "client")
         if after:
@@ -300,6 +294,15 @@ def verdict(record: ConnectionRecord, steps: list[Step]) -> list[str]:
         close = (f"; {ws.close_by} sent Close {ws.close_code}" if ws.close_by else "")
         lines.append(f"WebSocket upgrade to {ws.request_target}: {state}{close}.")
     return lines
+
+
+def delay_ms(ms: float) -> str:
+    """A delay in milliseconds: one decimal from 1 ms up (``40.1``), three significant
+    digits below (``0.0312``, ``0.500``), so that a sub-0.05 ms delay never reads 0.0."""
+    if ms >= 1 or ms <= 0:
+        return f"{ms:.1f}" if ms > 0 else "0"
+    decimals = 2 - math.floor(math.log10(ms))
+    return f"{ms:.{decimals}f}"
 
 
 def _data_after_fin(steps: list[Step], closer_is_client: bool) -> tuple[int, int] | None:

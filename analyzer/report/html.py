@@ -35,6 +35,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from analyzer.report.endpoints import endpoint
+from analyzer.report.explain import MARK_LABELS, Fold, Step, flag_names, fold
 from analyzer.report.problems import Conn, by_kind, percent, triage
 from analyzer.report.stats import percentile
 from analyzer.report.summary import RETRANS_THRESHOLD
@@ -93,14 +94,18 @@ def render_html(connections: pd.DataFrame, http: pd.DataFrame, websockets: pd.Da
                 summary: pd.DataFrame, captures: list[tuple[str, str]], *,
                 title: str = "pcap-analyzer report", generated: str | None = None,
                 checks: list[dict[str, object]] | None = None,
-                retrans_threshold: float = RETRANS_THRESHOLD) -> str:
+                retrans_threshold: float = RETRANS_THRESHOLD,
+                ladders: Mapping[tuple[str, str], Sequence[Step]] | None = None) -> str:
     """One HTML document with every table and chart of the report.
 
     ``connections`` is ``report.frame.to_frame``'s frame, ``http``/``websockets`` are
     ``report.app``'s frames, ``summary`` is ``report.summary.summarize``'s, ``captures``
     lists every input as (path, status) and ``checks`` the optional rule results
     (capture, rule, passed, measured, severity). A connection whose ``retrans_rate`` is
-    above ``retrans_threshold`` is a problem."""
+    above ``retrans_threshold`` is a problem. ``ladders`` maps (capture, uid) to the
+    ``report.explain.ladder`` steps of the connections the report draws (the folder's
+    ``pick_connections``); each becomes an inline SVG ladder drawn from numbers only, and
+    the problem rows of that connection link to it."""
     env = _environment()
     names = [path for path, _ in captures] + [str(c) for c in _col(connections, "capture")]
     labels = _capture_labels(names)
@@ -112,6 +117,8 @@ def render_html(connections: pd.DataFrame, http: pd.DataFrame, websockets: pd.Da
     checks = checks or []
     per_capture = Counter(str(c) for c in _col(conns, "capture"))
     packets = _packets(summary)
+    ladder_views = _ladder_views(conns, ladders or {}, numbers, labels)
+    drawn = {(v["path"], v["uid"]): v["id"] for v in ladder_views}
     script = env.get_template("sortable.js").render()
     context: dict[str, Any] = {
         "title": title,
@@ -130,7 +137,8 @@ def render_html(connections: pd.DataFrame, http: pd.DataFrame, websockets: pd.Da
         "captures": [_capture_row(path, status, labels, packets, per_capture)
                      for path, status in captures],
         "problems": _problems(conns, websockets, captures, checks, labels,
-                              retrans_threshold),
+                              retrans_threshold, drawn),
+        "ladders": ladder_views,
         "summary_rows": _summary_rows(summary, captures, labels),
         "health_rows": _health_rows(summary, captures, labels),
         "retrans_threshold": _percent(retrans_threshold),
@@ -423,16 +431,19 @@ def _check_row(check: Mapping[str, object], labels: Mapping[str, str]) -> dict[s
 
 
 def _problem_row(kind: str, key: str, cls: str, labels: Mapping[str, str], capture: object,
-                 detail: str, conn: Conn | None = None) -> dict[str, Any]:
+                 detail: str, conn: Conn | None = None,
+                 drawn: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
+    ladder = None if conn is None else (drawn or {}).get((_text(capture), conn.uid))
     return {"kind": kind, "key": key, "cls": cls, "capture": _label(labels, capture),
             "path": _text(capture), "n": None if conn is None else conn.index + 1,
             "uid": "" if conn is None else conn.uid, "where": "" if conn is None else conn.where,
-            "detail": detail}
+            "detail": detail, "ladder": ladder}
 
 
 def _problems(conns: pd.DataFrame, ws: pd.DataFrame, captures: Sequence[tuple[str, str]],
               checks: Sequence[Mapping[str, object]], labels: Mapping[str, str],
-              retrans_threshold: float = RETRANS_THRESHOLD) -> dict[str, Any]:
+              retrans_threshold: float = RETRANS_THRESHOLD,
+              drawn: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
     """Everything that went wrong, most serious first: unreadable captures, failed checks
     (error severity), captures read with a warning, failed checks of warning severity, then
     the problem connections in ``report.problems``' triage, each kind a group. With more
@@ -475,7 +486,7 @@ def _problems(conns: pd.DataFrame, ws: pd.DataFrame, captures: Sequence[tuple[st
     for kind, problems in by_kind(found).items():
         group(kind.value, kind.label, "warning", kind.title(retrans_threshold)).extend(
             _problem_row(kind.label, kind.value, "warning", labels, p.conn.capture, p.detail,
-                         p.conn) for p in problems)
+                         p.conn, drawn) for p in problems)
     present = [g for g in groups.values() if g["all"]]
     grouped = any(len(g["all"]) > GROUP_ROWS for g in present)
     for g in present:
@@ -487,6 +498,7 @@ def _problems(conns: pd.DataFrame, ws: pd.DataFrame, captures: Sequence[tuple[st
     return {"total": sum(g["count"] for g in present),
             "kinds": [(g["label"], g["count"]) for g in present],
             "grouped": grouped, "groups": present, "group_rows": GROUP_ROWS,
+            "linked": bool(drawn),
             "rows": [] if grouped else [r for g in present for r in g["rows"]]}
 
 
@@ -724,3 +736,121 @@ def _retrans_chart(tcp: pd.DataFrame) -> Markup | None:
         ax.grid(axis="x", color="#e5e5e5")
         fig.legend(loc="outside upper center", ncols=2, frameon=False)
         return _svg(fig, "retrans")
+
+
+# -------------------------------------------------------------------------------- ladders
+
+MAX_LADDER_ROWS = 300  # rows (arrows and folded runs) drawn per ladder
+#: The RFC 9293 states a ladder may name; anything else is drawn as "?".
+TCP_STATES = frozenset({"CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED",
+                        "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK",
+                        "TIME_WAIT"})
+_ROW = 26  # px per ladder row
+_TOP = 34  # px above the first row (the column heads)
+_CLIENT_X, _SERVER_X, _STATE_X, _LADDER_W = 190, 590, 606, 800
+_ARROW_COLORS = {"rst": "#c62828", "syn": "#1565c0", "fin": "#5e35b1", "data": "#555555"}
+
+
+def _ladder_views(conns: pd.DataFrame, ladders: Mapping[tuple[str, str], Sequence[Step]],
+                  numbers: Mapping[tuple[str, str], int], labels: Mapping[str, str]
+                  ) -> list[dict[str, Any]]:
+    """One view per drawn connection, in the connections table's order: its ``#N``, its
+    heading's text (escaped by the template) and its SVG."""
+    rows = {(_text(r.get("capture")), _text(r.get("uid"))): r
+            for r in conns.to_dict("records")}
+    views = []
+    for key in sorted(ladders, key=lambda k: numbers.get(k, 1 << 62)):
+        number = numbers.get(key)
+        if number is None:
+            continue
+        rec = rows[key]
+        steps = list(ladders[key])
+        items = fold(steps)
+        shown = items[:MAX_LADDER_ROWS]
+        views.append({
+            "id": f"ladder-{number}", "n": number, "uid": key[1], "path": key[0],
+            "capture": _label(labels, key[0]),
+            "where": f"{endpoint(_text(rec.get('client_ip')), _int(rec.get('client_port')))}"
+                     f" → {endpoint(_text(rec.get('server_ip')), _int(rec.get('server_port')))}",
+            "steps": len(steps), "rows": len(items), "shown": len(shown),
+            "arrows": sum(isinstance(i, Step) for i in shown),
+            "svg": ladder_svg(number, shown),
+        })
+    return views
+
+
+def _state(name: str) -> str:
+    return name if name in TCP_STATES else "?"
+
+
+def _arrow_kind(flags: int) -> str:
+    names = flag_names(flags)
+    if "RST" in names:
+        return "rst"
+    if "SYN" in names:
+        return "syn"
+    return "fin" if "FIN" in names else "data"
+
+
+def _step_text(step: Step) -> str:
+    """An arrow's label from numbers and fixed names only: flags, relative seq/ack, length,
+    the health marks."""
+    parts = [",".join(flag_names(step.flags)) or "none", f"seq={step.seq}"]
+    if step.ack is not None:
+        parts.append(f"ack={step.ack}")
+    if step.length:
+        parts.append(f"len={step.length}")
+    marks = [MARK_LABELS[m] for m in step.marks if m in MARK_LABELS]
+    if marks:
+        parts.append(f"[{' '.join(marks)}]")
+    return " ".join(parts)
+
+
+def ladder_svg(number: int, items: Sequence[Step | Fold]) -> Markup:
+    """The ladder as inline SVG: one ``<g class="arrow">`` per segment (frame, ms since the
+    first packet, flags, relative seq/ack, length, both sides' RFC 9293 states after it)
+    and one line per folded run. Every text is a number or a fixed name (``Step.label``,
+    which can quote HTTP targets, is not used), so nothing from a packet reaches the SVG."""
+    height = _TOP + _ROW * len(items) + 8
+    mid = (_CLIENT_X + _SERVER_X) // 2
+    out = [f'<svg class="ladder" id="ladder-{number}" role="img" viewBox="0 0 {_LADDER_W} '
+           f'{height}" width="{_LADDER_W}" height="{height}" font-family="monospace" '
+           'font-size="11">',
+           f"<title>ladder of connection #{number}</title>",
+           '<g class="heads" font-weight="bold" fill="#333333">'
+           '<text x="52" y="14" text-anchor="end">frame</text>'
+           '<text x="150" y="14" text-anchor="end">ms</text>'
+           f'<text x="{_CLIENT_X}" y="14" text-anchor="middle">client</text>'
+           f'<text x="{_SERVER_X}" y="14" text-anchor="middle">server</text>'
+           f'<text x="{_STATE_X}" y="14">client / server state</text></g>',
+           f'<line class="lifeline" x1="{_CLIENT_X}" y1="20" x2="{_CLIENT_X}" '
+           f'y2="{height - 4}" stroke="#999999" stroke-width="1.5"/>',
+           f'<line class="lifeline" x1="{_SERVER_X}" y1="20" x2="{_SERVER_X}" '
+           f'y2="{height - 4}" stroke="#999999" stroke-width="1.5"/>']
+    for row, item in enumerate(items):
+        y = _TOP + _ROW * row + 12
+        if isinstance(item, Fold):
+            out.append(f'<text class="fold" x="{mid}" y="{y + 4}" text-anchor="middle" '
+                       f'fill="#666666" font-style="italic">… {item.segments:,} data segments '
+                       f"(frames {item.first_frame}–{item.last_frame}): "
+                       f"{item.bytes_c2s:,} B →, {item.bytes_s2c:,} B ← …</text>")
+            continue
+        x1, x2 = (_CLIENT_X, _SERVER_X) if item.from_client else (_SERVER_X, _CLIENT_X)
+        tip = -8 if item.from_client else 8
+        color = _ARROW_COLORS[_arrow_kind(item.flags)]
+        way = "c2s" if item.from_client else "s2c"
+        y2 = y + 8
+        out.append(
+            f'<g class="arrow {way}" data-frame="{item.frame}">'
+            f'<text x="52" y="{y + 8}" text-anchor="end">{item.frame}</text>'
+            f'<text x="150" y="{y + 8}" text-anchor="end">{item.ms:.3f}</text>'
+            f'<line x1="{x1}" y1="{y}" x2="{x2 + tip}" y2="{y2}" stroke="{color}" '
+            'stroke-width="1.5"/>'
+            f'<polygon points="{x2},{y2} {x2 + tip},{y2 - 4} {x2 + tip},{y2 + 4}" '
+            f'fill="{color}"/>'
+            f'<text x="{mid}" y="{y - 2}" text-anchor="middle" fill="{color}">'
+            f"{_step_text(item)}</text>"
+            f'<text x="{_STATE_X}" y="{y + 8}">{_state(item.client_state)} / '
+            f"{_state(item.server_state)}</text></g>")
+    out.append("</svg>")
+    return Markup("".join(out))

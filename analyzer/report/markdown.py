@@ -10,8 +10,8 @@ diagrams of the few connections that matter most. Every packet-derived string is
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Protocol
 
-from analyzer.api import CaptureResult
 from analyzer.core.records import ConnectionRecord
 from analyzer.report.endpoints import endpoint
 from analyzer.report.frame import to_frame
@@ -26,10 +26,25 @@ from analyzer.report.stats import percentile
 from analyzer.report.summary import RETRANS_THRESHOLD, tcp_health
 from analyzer.report.writers import md_escape
 
-__all__ = ["MAX_LISTED", "percent", "pick_connections", "problem_lines", "render_markdown"]
+__all__ = ["MAX_LISTED", "CaptureLike", "percent", "pick_connections", "problem_lines",
+           "render_markdown"]
 
 #: Connections named per kind of problem, in its line and in the problems table.
 MAX_LISTED = 10
+
+
+class CaptureLike(Protocol):
+    """What the report needs of one capture's outcome (``api.CaptureResult``; ``report/``
+    does not import ``api``)."""
+
+    path: str
+    packets: int
+
+    @property
+    def records(self) -> list[ConnectionRecord]: ...
+
+    @property
+    def status(self) -> str: ...
 
 
 def problem_lines(problems: Sequence[Problem],
@@ -90,7 +105,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
-def render_markdown(results: Sequence[CaptureResult], diagrams: dict[str, str],
+def render_markdown(results: Sequence[CaptureLike], diagrams: dict[str, str],
                     title: str = "pcap-analyzer report",
                     checks: Sequence[dict[str, object]] = (),
                     retrans_threshold: float = RETRANS_THRESHOLD) -> str:
@@ -166,7 +181,7 @@ def render_markdown(results: Sequence[CaptureResult], diagrams: dict[str, str],
     return "\n".join(lines) + "\n"
 
 
-def _health_table(results: Sequence[CaptureResult]) -> list[str]:
+def _health_table(results: Sequence[CaptureLike]) -> list[str]:
     """The TCP health of each capture with TCP connections (``summary.tcp_health``)."""
     rows = []
     for c in results:

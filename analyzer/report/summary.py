@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.core.records import ConnectionRecord
+from analyzer.report.endpoints import endpoint
 from analyzer.report.stats import percentile
 
 SECTIONS = ("handshake", "end", "closer", "time_wait", "conn_state")
@@ -61,12 +62,12 @@ def summarize(df: pd.DataFrame, records: Sequence[ConnectionRecord] = (),
                              "count": len(rtt), "percent": None,
                              "value": round(float(percentile(rtt, q) or 0.0) * 1000, 3)})
         rows.extend(_health_rows(str(capture), tcp_health(tcp), total))
-        servers = (group.assign(endpoint=group["server_ip"].astype(str) + ":"
-                                + group["server_port"].astype(str) + "/"
-                                + group["proto"].astype(str))
-                   .groupby("endpoint").size().sort_values(ascending=False).head(top_servers))
-        for endpoint, n in servers.items():
-            rows.append(_row(capture, "top_servers", str(endpoint), int(n), len(group)))
+        labels = [f"{endpoint(ip, port)}/{proto}" for ip, port, proto in
+                  zip(group["server_ip"], group["server_port"], group["proto"], strict=True)]
+        servers = (pd.Series(labels, index=group.index, dtype="object").groupby(labels).size()
+                   .sort_values(ascending=False).head(top_servers))
+        for label, n in servers.items():
+            rows.append(_row(capture, "top_servers", str(label), int(n), len(group)))
         rows.extend(_app_rows(str(capture), by_capture.get(str(capture), [])))
     out = pd.DataFrame(rows, columns=["capture", "section", "item", "count", "percent", "value"])
     if statuses:
@@ -181,11 +182,6 @@ def _ints(df: pd.DataFrame, col: str) -> np.ndarray:
     return values
 
 
-def _endpoint(ip: object, port: object) -> str:
-    host = str(ip)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def sequence_segments(tcp: pd.DataFrame) -> np.ndarray:
     """Each connection's segments that carry sequence space (data, SYN or FIN), both ways:
     ``retrans_rate``'s denominator."""
@@ -227,8 +223,8 @@ def tcp_health(tcp: pd.DataFrame, top: int = WORST_RETRANSMITTERS) -> TcpHealth:
     uids, cips, cports = list(tcp["uid"]), list(tcp["client_ip"]), list(tcp["client_port"])
     sips, sports = list(tcp["server_ip"]), list(tcp["server_port"])
     worst = tuple(
-        Retransmitter(str(uids[i]), _endpoint(cips[i], cports[i]),
-                      _endpoint(sips[i], sports[i]), int(retrans_c2s[i]), int(retrans_s2c[i]),
+        Retransmitter(str(uids[i]), endpoint(cips[i], cports[i]),
+                      endpoint(sips[i], sports[i]), int(retrans_c2s[i]), int(retrans_s2c[i]),
                       None if np.isnan(rates[i]) else float(rates[i]))
         for i in order)
     total = int(retrans.sum())

@@ -514,15 +514,18 @@ impl Tracker {
 struct CaptureReader {
     run: CaptureRun,
     batch: usize,
+    /// Frames read at most per `__next__` before it returns, with an empty batch if no
+    /// record is ready (so that the caller can show progress).
+    max_frames: u64,
     ready: std::collections::VecDeque<ConnectionRecord>,
 }
 
 impl CaptureReader {
     /// Read on (without the GIL) until a batch is ready or the capture ends.
     fn read(&mut self, py: Python<'_>) -> PyResult<()> {
-        let (run, batch) = (&mut self.run, self.batch);
+        let (run, batch, max_frames) = (&mut self.run, self.batch, self.max_frames);
         let result =
-            py.allow_threads(|| catch_unwind(AssertUnwindSafe(|| run.step(batch, 1 << 20))));
+            py.allow_threads(|| catch_unwind(AssertUnwindSafe(|| run.step(batch, max_frames))));
         let recs = match result {
             Ok(Ok(recs)) => recs,
             Ok(Err(RunError::Unsupported(e))) => {
@@ -575,6 +578,8 @@ impl CaptureReader {
         self.run.frames()
     }
 
+    /// Bytes of the file read so far (compressed bytes for a gzip or zstd capture): the
+    /// file's size once the capture is read.
     #[getter]
     fn bytes_read(&self) -> u64 {
         self.run.bytes_read()
@@ -913,9 +918,11 @@ fn segment_marks(packets: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<&'static str>>>
 
 /// Open a capture for a native read. `select_frames`: keep only the connections with a
 /// packet in one of these frames (the frames a display filter matched; each connection is
-/// still built from all of its packets); None keeps every connection.
+/// still built from all of its packets); None keeps every connection. `progress_every`:
+/// iteration hands back a batch (empty if no record is ready) at least every this many
+/// frames, for a progress display; 0 (the default) is every 2^20 frames.
 #[pyfunction]
-#[pyo3(signature = (path, check_checksums = false, batch = 4096, release_every = crate::pipeline::RELEASE_EVERY, app_details = true, select_frames = None))]
+#[pyo3(signature = (path, check_checksums = false, batch = 4096, release_every = crate::pipeline::RELEASE_EVERY, app_details = true, select_frames = None, progress_every = 0))]
 fn read_capture(
     path: PathBuf,
     check_checksums: bool,
@@ -923,6 +930,7 @@ fn read_capture(
     release_every: u64,
     app_details: bool,
     select_frames: Option<Vec<u64>>,
+    progress_every: u64,
 ) -> PyResult<CaptureReader> {
     let opts = TrackerOptions {
         check_checksums,
@@ -940,6 +948,11 @@ fn read_capture(
     Ok(CaptureReader {
         run: run.with_release_every(release_every),
         batch: batch.max(1),
+        max_frames: if progress_every == 0 {
+            1 << 20
+        } else {
+            progress_every
+        },
         ready: std::collections::VecDeque::new(),
     })
 }

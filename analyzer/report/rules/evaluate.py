@@ -26,6 +26,7 @@ from typing import Any
 
 from analyzer.core.records import ConnectionRecord
 from analyzer.report.app import http_rows, websocket_rows
+from analyzer.report.endpoints import endpoint
 from analyzer.report.rules.bind import Rule, _columns_in
 from analyzer.report.rules.nodes import (
     Aggregate,
@@ -50,6 +51,7 @@ from analyzer.report.rules.vocabulary import (
     TABLE_TITLES,
     WS,
 )
+from analyzer.report.stats import percentile
 from analyzer.report.writers import inert
 
 
@@ -170,11 +172,6 @@ def _show(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return inert(str(value))
-
-
-def _endpoint(ip: Any, port: Any) -> str:
-    ip = str(ip)
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 class _Evaluator:
@@ -332,8 +329,8 @@ class _Evaluator:
         for col in cols:
             seen.setdefault(col.text, col)
         offenders = tuple(
-            Offender(str(r.get("uid")), _endpoint(r.get("client_ip"), r.get("client_port")),
-                     _endpoint(r.get("server_ip"), r.get("server_port")),
+            Offender(str(r.get("uid")), endpoint(r.get("client_ip"), r.get("client_port")),
+                     endpoint(r.get("server_ip"), r.get("server_port")),
                      tuple((text, self.ev(col, r)) for text, col in seen.items()))
             for r in rows[:MAX_OFFENDERS])
         return RuleResult(self.data.capture, rule, False, measured, offenders, len(rows),
@@ -410,11 +407,7 @@ def _stat(stat: str, values: list[Any]) -> Any:
         return max(values)
     if stat == "mean":
         return sum(values) / len(values)
-    ordered = sorted(values)
-    pos = QUANTILES[stat] * (len(ordered) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+    return percentile(values, QUANTILES[stat])
 
 
 def evaluate(rule: Rule, data: CaptureData) -> RuleResult:

@@ -1,0 +1,191 @@
+"""The options every command shares: their typer declarations (with human metavars) and
+:class:`RunOptions`, the one object a command builds from them and hands on."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperArgument, TyperCommand
+
+from analyzer.loader import LoadOptions
+from analyzer.loader.tshark import SESSION_RESET
+
+
+class Loader(str, enum.Enum):
+    tshark = "tshark"
+    pyshark = "pyshark"
+
+
+class EngineChoice(str, enum.Enum):
+    native = "native"
+    tshark = "tshark"
+    auto = "auto"
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalOptions:
+    """The options given before the command (the app callback puts them in ``ctx.obj``)."""
+
+    engine: str = "auto"
+    session_reset: int = SESSION_RESET
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How a command reads its captures: built once per command, from the global options
+    and the command's shared options."""
+
+    engine: str = "auto"
+    session_reset: int = SESSION_RESET
+    display_filter: str | None = None
+    loader: str = "tshark"
+    check_checksums: bool = False
+    tshark_path: str | None = None
+    decode_as: tuple[str, ...] = ()
+    pref: tuple[str, ...] = ()
+    strict: bool = False
+    jobs: int | None = None
+    quiet: bool = False
+    #: ``--progress`` (True), ``--no-progress`` (False) or neither (None: on when stderr is a
+    #: terminal and $CI is unset); ``quiet`` turns it off (see ``analyzer.progress``).
+    progress: bool | None = None
+
+    def load_options(self, *, app_details: bool = True,
+                     session_reset: int | None = None) -> LoadOptions:
+        return LoadOptions(
+            engine=self.engine, display_filter=self.display_filter,
+            check_checksums=self.check_checksums, loader=self.loader,
+            tshark_path=self.tshark_path, decode_as=self.decode_as, prefs=self.pref,
+            session_reset=self.session_reset if session_reset is None else session_reset,
+            app_details=app_details)
+
+
+def run_options(ctx: typer.Context | None, display_filter: str | None = None,
+                loader: Loader = Loader.tshark, check_checksums: bool = False,
+                tshark_path: str | None = None, decode_as: list[str] | None = None,
+                pref: list[str] | None = None, strict: bool = False, jobs: int | None = None,
+                quiet: bool = False, progress: bool | None = None) -> RunOptions:
+    """The :class:`RunOptions` of a command (``ctx.obj`` holds the global options)."""
+    obj = ctx.obj if ctx is not None else None
+    glob = obj if isinstance(obj, GlobalOptions) else GlobalOptions()
+    return RunOptions(
+        engine=glob.engine, session_reset=glob.session_reset, display_filter=display_filter,
+        loader=loader.value, check_checksums=check_checksums, tshark_path=tshark_path,
+        decode_as=tuple(decode_as or ()), pref=tuple(pref or ()), strict=strict, jobs=jobs,
+        quiet=quiet, progress=progress)
+
+
+CapturesArg = Annotated[list[Path], typer.Argument(
+    metavar="CAPTURE", help="Capture files (pcap, pcapng, .cap, .gz), directories "
+    "(searched recursively) or globs.", show_default=False)]
+FilterOpt = Annotated[str | None, typer.Option(
+    "--display-filter", "-Y", metavar="FILTER", help="Wireshark display filter: keep the "
+    "connections with a packet it matches, each built from all of its packets.")]
+LoaderOpt = Annotated[Loader, typer.Option(
+    help="tshark: fast field export; pyshark: pyshark packet objects (slow reference).")]
+ChecksumOpt = Annotated[bool, typer.Option(
+    "--check-checksums/--ignore-checksums",
+    help="Drop packets with bad TCP/UDP checksums, as Zeek does without -C. Off by "
+    "default: captures taken on the sending host carry unfinished checksums.")]
+TsharkOpt = Annotated[str | None, typer.Option(
+    envvar="TSHARK_PATH", metavar="PATH", help="The tshark binary to use.")]
+DecodeOpt = Annotated[list[str] | None, typer.Option(
+    "--decode-as", "-d", metavar="RULE",
+    help="tshark decode-as rule, e.g. 'tcp.port==8765,http' (repeatable).")]
+PrefOpt = Annotated[list[str] | None, typer.Option(
+    "--pref", metavar="NAME:VALUE", help="tshark preference name:value (tshark -o; "
+    "repeatable).")]
+OutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", metavar="FILE", help="Write here instead of standard output.")]
+StrictOpt = Annotated[bool, typer.Option(help="Treat a truncated capture as an error (exit 4).")]
+JobsOpt = Annotated[int | None, typer.Option(
+    "--jobs", "-j", metavar="N",
+    help="Captures to work on in parallel (default: the number of cores).")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress bar and no batch tally on stderr.")]
+ProgressOpt = Annotated[bool | None, typer.Option(
+    "--progress/--no-progress", help="A progress bar on stderr (default: on when stderr is "
+    "a terminal and $CI is unset; -q turns it off).", show_default=False)]
+WideOpt = Annotated[bool, typer.Option(
+    "--wide", help="Table: every column, none dropped to fit the terminal (long lines "
+    "wrap). Implies -f table.")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", metavar="A,B,C", help="Table: these columns in this order, by field name "
+    "like zeek-cut (any field of -f jsonl; n is the #N id, client and server the "
+    "endpoints). Implies -f table.", show_default=False)]
+RuleOpt = Annotated[list[str] | None, typer.Option(
+    "--rule", "-r", metavar="RULE", help="A rule, e.g. \"count(end == 'rst') / count() <= "
+    "0.01\" or 'handshake_rtt_s.p95 < 0.2' (repeatable; severity error). The vocabulary is "
+    "in the README, \"CI checks\".")]
+PolicyOpt = Annotated[Path | None, typer.Option(
+    "--policy", "-p", metavar="FILE", help="A TOML policy: [[rule]] tables with name, expr "
+    "and severity (\"error\" fails the check, \"warning\" is only shown).",
+    show_default=False)]
+JunitOpt = Annotated[Path | None, typer.Option(
+    "--junit", metavar="FILE", help="Also write JUnit XML here: a test suite per capture, "
+    "a test case per rule.", show_default=False)]
+
+
+#: The shared options, in ``--help``'s order.
+SHARED: dict[str, tuple[Any, Any]] = {
+    "display_filter": (FilterOpt, None), "loader": (LoaderOpt, Loader.tshark),
+    "check_checksums": (ChecksumOpt, False), "tshark_path": (TsharkOpt, None),
+    "decode_as": (DecodeOpt, None), "pref": (PrefOpt, None), "strict": (StrictOpt, False),
+    "jobs": (JobsOpt, None), "quiet": (QuietOpt, False), "progress": (ProgressOpt, None),
+}
+#: The options of the commands that read captures, and of those that read one or two.
+ALL = tuple(SHARED)
+READ = ALL[:6]
+
+
+def shared(names: tuple[str, ...] = ALL
+           ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the shared options ``names``: they come after its own (before
+    ``--wide`` and ``--columns``), and the command gets them as one :class:`RunOptions`,
+    built once, in its ``opts`` parameter."""
+    def decorate(func: Callable[..., None]) -> Callable[..., None]:
+        own = [p for p in inspect.signature(func, eval_str=True).parameters.values()
+               if p.name != "opts"]
+        tail = [p for p in own if p.name in ("wide", "columns")]
+        added = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY,
+                                   annotation=SHARED[n][0], default=SHARED[n][1])
+                 for n in names]
+        ctx = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY,
+                                annotation=typer.Context)
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+                  for p in own if p not in tail]
+
+        @functools.wraps(func)
+        def command(*, ctx: typer.Context, **kwargs: Any) -> None:
+            opts = run_options(ctx, **{n: kwargs.pop(n) for n in names})
+            func(**kwargs, opts=opts)
+
+        command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [ctx, *params, *added, *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+                                     for p in tail)])
+        return command
+    return decorate
+
+
+class _Argument(TyperArgument):
+    """An argument whose ``--help`` shows its metavar alone (not ``<list[Path]>``)."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None if self.metavar else super().display_type_rich(ctx)
+
+
+class Command(TyperCommand):
+    """A command whose arguments read as their metavars in ``--help``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument

@@ -1,0 +1,230 @@
+"""A progress display on stderr while captures are read (rich.progress).
+
+How the CLI wires it (``--progress/--no-progress``, ``--quiet``)::
+
+    from analyzer import progress
+
+    with progress.display(paths, quiet=quiet, forced=forced) as on_progress:
+        results = run_batch(paths, options, config, jobs, on_done, on_batch,
+                            on_progress=on_progress)
+
+``display(...)`` yields ``None`` (no display at all, nothing written) unless
+``enabled(quiet, forced)``: stderr is a terminal and ``$CI`` is not set, or ``forced`` is
+True (``--progress``; then the bar is drawn even on a pipe); ``forced=False``
+(``--no-progress``) and ``quiet`` turn it off, and ``quiet`` wins. ``forced=None`` (neither
+flag) follows the terminal. ``analyze_capture(path, ..., on_progress=on_progress)`` takes
+the same callback for one capture.
+
+What it shows: one bar for the capture being read, with its name, the percent of the file
+read (bytes of the file, compressed bytes for gzip/zstd), packets, packets/s and the time
+left; with several captures a second bar over all of them (bytes of every file, a count of
+captures done, a rate and the time left). The tshark engine cannot say how far into the
+file it is: its bar shows packets and packets/s, without percent or time left. The bars are
+transient: they are erased when the ``with`` block ends, leaving only what was printed.
+
+While the display is live, ``sys.stderr`` is redirected above the bars, so warnings and
+notes written to ``sys.stderr`` (or ``print(..., file=sys.stderr)``) stay readable; a
+different rich ``Console`` on stderr would draw over the bars, so print through
+``CaptureProgress.console`` or plain ``sys.stderr`` until the block ends. stdout is never
+touched: reports written there (or piped) are unchanged.
+
+With ``--jobs > 1`` (a process pool) a capture's progress is not seen until it is done:
+``run_batch`` reports each capture once, complete, as it finishes, so the bar over all
+captures moves per file, with a rate and time left in bytes of the files.
+
+The callback, ``on_progress(path, bytes_read, total, packets)``: ``total`` is the file's
+size in bytes, 0 when unknown (tshark: ``bytes_read`` is then 0 and only ``packets``
+counts). A call for a new path means the previous capture is done.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TaskProgressColumn
+from rich.text import Text
+
+from analyzer.loader.native import OnProgress
+
+__all__ = ["CaptureProgress", "OnProgress", "display", "enabled"]
+
+#: Seconds between two redraws asked for by the callback (rich also redraws on its own).
+_REDRAW = 0.1
+
+
+def enabled(quiet: bool, forced: bool | None, stream: IO[str] | None = None) -> bool:
+    """Whether to show the progress display: never with ``quiet``; else as ``forced`` says
+    when it is not None; else only when ``stream`` (stderr) is a terminal and ``$CI`` is
+    not set (or empty)."""
+    if quiet:
+        return False
+    if forced is not None:
+        return forced
+    if os.environ.get("CI"):
+        return False
+    stream = stream if stream is not None else sys.stderr
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _count(n: float) -> str:
+    if n >= 10_000_000:
+        return f"{n / 1_000_000:.0f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n:.0f}"
+
+
+class _Packets(ProgressColumn):
+    """Packets read and packets per second."""
+
+    def render(self, task: Task) -> Text:
+        packets = int(task.fields.get("packets", 0))
+        elapsed = task.elapsed or 0.0
+        rate = f"{_count(packets / elapsed)} packets/s" if elapsed > 0 and packets else (
+            "? packets/s")
+        return Text(f"{_count(packets)} packets {rate}", style="progress.data.speed")
+
+
+class _Left(ProgressColumn):
+    """Time left, from the rate over bytes; nothing when the total is unknown."""
+
+    max_refresh = 0.5
+
+    def render(self, task: Task) -> Text:
+        if task.total is None or task.finished:
+            return Text("")
+        left = task.time_remaining
+        if left is None:
+            return Text("ETA ?", style="progress.remaining")
+        minutes, seconds = divmod(int(left), 60)
+        hours, minutes = divmod(minutes, 60)
+        text = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+        return Text(f"ETA {text}", style="progress.remaining")
+
+
+class CaptureProgress:
+    """The display: a context manager whose ``on_progress`` method is the callback.
+
+    ``paths``: the captures of the run, in order (for the bar over all of them; none, or
+    one, shows the capture's bar only). ``console``: where to draw (default: stderr, drawn
+    as a terminal when ``force_terminal``).
+    """
+
+    def __init__(self, paths: Sequence[str | Path] = (), console: Console | None = None,
+                 force_terminal: bool = False, transient: bool = True) -> None:
+        self.console = console if console is not None else Console(
+            stderr=True, force_terminal=True if force_terminal else None)
+        self._progress = Progress(
+            "[progress.description]{task.description}", BarColumn(bar_width=24),
+            TaskProgressColumn(), _Packets(), _Left(),
+            console=self.console, transient=transient, redirect_stdout=False,
+            redirect_stderr=True, refresh_per_second=8)
+        self._paths = [str(p) for p in paths]
+        self._sizes = [_size(p) for p in self._paths]
+        self._overall: TaskID | None = None
+        self._task: TaskID | None = None
+        self._current: str | None = None
+        self._total = 0
+        self._done = 0
+        self._done_bytes = 0
+        self._done_packets = 0
+        self._current_bytes = 0
+        self._current_packets = 0
+        self._redrawn = 0.0
+
+    def __enter__(self) -> CaptureProgress:
+        self._progress.start()
+        if len(self._paths) > 1:
+            self._overall = self._progress.add_task(
+                self._overall_text(), total=sum(self._sizes) or None, packets=0)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Mark the last capture done and take the display down (erased when transient)."""
+        if self._current is not None:
+            self._finish_current()
+        self._progress.stop()
+
+    def on_progress(self, path: str, bytes_read: int, total: int, packets: int) -> None:
+        """The callback (see the module docstring)."""
+        if path != self._current:
+            if self._current is not None:
+                self._finish_current()
+            self._current, self._total = path, total
+            self._task = self._progress.add_task(_name(path), total=total or None, packets=0)
+        assert self._task is not None
+        if total and total != self._total:
+            self._total = total
+            self._progress.update(self._task, total=total)
+        self._current_bytes, self._current_packets = bytes_read, packets
+        self._progress.update(self._task, completed=bytes_read if total else 0,
+                              packets=packets)
+        self._update_overall()
+        now = time.monotonic()
+        if now - self._redrawn >= _REDRAW:
+            self._redrawn = now
+            self._progress.refresh()
+
+    def _finish_current(self) -> None:
+        assert self._task is not None and self._current is not None
+        if self._total:
+            self._progress.update(self._task, completed=self._total)
+        else:
+            self._progress.update(self._task, total=1, completed=1)
+        self._progress.refresh()
+        self._progress.remove_task(self._task)
+        size = _size(self._current)
+        self._done += 1
+        self._done_bytes += size
+        self._done_packets += self._current_packets
+        self._current_bytes = self._current_packets = 0
+        self._current = self._task = None
+        self._update_overall()
+
+    def _overall_text(self) -> str:
+        return f"{self._done}/{len(self._paths)} captures"
+
+    def _update_overall(self) -> None:
+        if self._overall is None:
+            return
+        self._progress.update(
+            self._overall, description=self._overall_text(),
+            completed=self._done_bytes + self._current_bytes,
+            packets=self._done_packets + self._current_packets)
+
+
+@contextmanager
+def display(paths: Sequence[str | Path] = (), *, quiet: bool = False,
+            forced: bool | None = None) -> Iterator[OnProgress | None]:
+    """The callback of a display on stderr for the ``with`` block, or None when
+    ``enabled(quiet, forced)`` says no (then nothing is drawn)."""
+    if not enabled(quiet, forced):
+        yield None
+        return
+    with CaptureProgress(paths, force_terminal=bool(forced)) as shown:
+        yield shown.on_progress
+
+
+def _name(path: str) -> str:
+    name = os.path.basename(path) or path
+    return name if len(name) <= 32 else name[:15] + "…" + name[-16:]
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -1,0 +1,116 @@
+"""Running a command's captures: checks before anything is read, the batch (with the
+progress display of ``analyzer.progress``), one line per failure, note or warning on
+stderr, and the exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from analyzer.api import CaptureResult
+from analyzer.errors import EXIT_INPUT, EXIT_TRUNCATED_STRICT, EXIT_USAGE, AnalyzerError
+from analyzer.options import RunOptions
+
+
+def err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    """Print ``message`` on stderr; the ``typer.Exit`` to raise."""
+    err(message)
+    return typer.Exit(code)
+
+
+def run(captures: list[Path], opts: RunOptions, *,
+        on_batch: Callable[[Any], None] | None = None, app_details: bool = True,
+        jobs: int | None = None, quiet: bool | None = None) -> list[CaptureResult]:
+    """Read every capture (directories and globs expanded, ``jobs`` at a time); report each
+    failure as one line; exit at once on environment errors (tshark, display filter)."""
+    from analyzer import progress
+    from analyzer.api import resolve_engine, tshark_only_options
+    from analyzer.batch import expand_inputs, run_batch
+    from analyzer.core.tracker import TrackerConfig
+    from analyzer.loader import tshark_info, validate_filter
+
+    quiet = opts.quiet if quiet is None else quiet
+    options = opts.load_options(app_details=app_details)
+    try:
+        if resolve_engine(options) == "native":
+            needs = tshark_only_options(options)
+            if needs:
+                raise fail(f"error: --engine native cannot apply {', '.join(needs)}: use "
+                           "--engine tshark or auto")
+        else:
+            tshark_info(opts.tshark_path)
+        if opts.display_filter:  # either engine: tshark finds the frames it matches
+            validate_filter(opts.display_filter, opts.tshark_path)
+    except AnalyzerError as exc:
+        raise fail(f"error: {exc}", exc.exit_code) from None
+    config = TrackerConfig(check_checksums=opts.check_checksums)
+    paths = expand_inputs(captures)
+    if not paths:
+        raise fail("error: no capture files found in the given directories", EXIT_INPUT)
+    with progress.display(paths, quiet=quiet, forced=opts.progress) as on_progress:
+        results = run_batch(paths, options, config, jobs or opts.jobs, on_batch=on_batch,
+                            on_progress=on_progress)
+    for result in results:
+        for note in result.notes:
+            err(f"note: {note}")
+        if result.error is not None:
+            err(f"error: {result.error}")
+        for warning in result.warnings:
+            err(f"warning: {result.path}: {warning}")
+    if len(results) > 1 and not quiet:
+        ok = sum(r.status == "ok" for r in results)
+        err(f"{len(results)} captures: {ok} ok, "
+            f"{sum(r.status.startswith('warning') for r in results)} with warnings, "
+            f"{sum(r.error is not None for r in results)} failed")
+    return results
+
+
+def exit_code(results: list[CaptureResult], strict: bool) -> int:
+    if any(r.error is not None for r in results):
+        return EXIT_INPUT
+    if strict and any(r.truncated_at is not None for r in results):
+        return EXIT_TRUNCATED_STRICT
+    return 0
+
+
+def load_rules(policy: Path | None, rule: list[str] | None) -> list[Any]:
+    """Rules from --policy FILE and --rule EXPR, parsed before any capture is read."""
+    from analyzer.report import rules as rules_mod
+
+    rules: list[rules_mod.Rule] = []
+    try:
+        if policy is not None:
+            try:
+                text = policy.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                raise fail(f"error: {policy}: cannot read the policy: {reason}") from None
+            rules.extend(rules_mod.load_policy(text, str(policy)))
+        rules.extend(rules_mod.parse(expr) for expr in rule or ())
+    except (rules_mod.RuleError, rules_mod.PolicyError) as exc:
+        raise fail(f"error: {exc}") from None
+    return rules
+
+
+def evaluate(results: list[CaptureResult], rules: list[Any]) -> list[Any]:
+    """Every rule on every capture that could be read; an error entry for the others."""
+    from analyzer.report import rules as rules_mod
+
+    checks: list[rules_mod.CaptureCheck] = []
+    for result in results:
+        if result.error is not None:
+            message = str(result.error).removeprefix(f"{result.path}: ")
+            checks.append(rules_mod.CaptureCheck(result.path, error=message))
+            continue
+        data = rules_mod.CaptureData.from_records(result.path, result.records)
+        checks.append(rules_mod.CaptureCheck(
+            result.path, rules_mod.evaluate_all(rules, data), warnings=list(result.warnings),
+            truncated=result.truncated_at is not None))
+    return checks
