@@ -36,7 +36,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from analyzer.report.endpoints import endpoint
 from analyzer.report.explain import MARK_LABELS, Fold, Step, flag_names, fold
-from analyzer.report.problems import Conn, by_kind, percent, triage
+from analyzer.report.problems import Conn, by_kind, is_null, percent, triage
 from analyzer.report.stats import percentile
 from analyzer.report.summary import RETRANS_THRESHOLD
 from analyzer.report.writers import health_cell
@@ -159,20 +159,9 @@ def _col(df: pd.DataFrame, name: str) -> list[Any]:
     return list(df[name]) if name in df.columns else [None] * len(df)
 
 
-def _missing(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, (list, tuple, dict, set, np.ndarray)):
-        return False
-    try:
-        return bool(pd.isna(value))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return False
-
-
 def _text(value: object) -> str:
     """A cell's text: '' for null (the page shows a dash), yes/no for booleans."""
-    if _missing(value):
+    if is_null(value):
         return ""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
@@ -184,18 +173,18 @@ def _text(value: object) -> str:
 
 
 def _int(value: object) -> int | None:
-    return None if _missing(value) else int(value)  # type: ignore[call-overload]
+    return None if is_null(value) else int(value)  # type: ignore[call-overload]
 
 
 def _ms(seconds: object) -> str:
-    if _missing(seconds):
+    if is_null(seconds):
         return ""
     return f"{float(seconds) * 1000:.3f}"  # type: ignore[arg-type]
 
 
 def _percent(rate: object) -> str:
     """A rate as a short percentage (0.0213 -> "2.13%"), '' for null."""
-    if _missing(rate):
+    if is_null(rate):
         return ""
     return percent(float(rate))  # type: ignore[arg-type]
 
@@ -372,12 +361,12 @@ def _http_rows(http: pd.DataFrame, labels: Mapping[str, str],
 
 def _messages(value: object) -> str:
     if isinstance(value, Mapping):
-        return str(sum(int(v) for v in value.values() if not _missing(v)))
+        return str(sum(int(v) for v in value.values() if not is_null(v)))
     return _text(value)
 
 
 def _problem_names(value: object) -> list[str]:
-    if _missing(value) or not isinstance(value, (list, tuple, np.ndarray)):
+    if is_null(value) or not isinstance(value, (list, tuple, np.ndarray)):
         return []
     out = []
     for p in value:
@@ -421,7 +410,7 @@ def _check_row(check: Mapping[str, object], labels: Mapping[str, str]) -> dict[s
         "capture": _label(labels, check.get("capture")),
         "path": _text(check.get("capture")),
         "rule": _text(check.get("rule")),
-        "passed": None if _missing(passed) else bool(passed),
+        "passed": None if is_null(passed) else bool(passed),
         "measured": _text(check.get("measured")),
         "severity": _text(check.get("severity")),
     }
@@ -509,7 +498,7 @@ def _charts(tcp: pd.DataFrame, conns: pd.DataFrame) -> dict[str, Markup | None]:
     """The SVG charts, or None where there is nothing to draw."""
     ends = Counter(_text(e) for e in _col(tcp, "end"))
     tws = Counter(_text(t) or "none" for t in _col(tcp, "time_wait"))
-    rtts = [float(x) * 1000 for x in _col(tcp, "handshake_rtt_s") if not _missing(x)]
+    rtts = [float(x) * 1000 for x in _col(tcp, "handshake_rtt_s") if not is_null(x)]
     return {
         "ends": _bar_chart("ends", "close type (end)", [(e, ends.get(e, 0)) for e in ENDS],
                            END_COLORS) if len(tcp) else None,

@@ -208,7 +208,7 @@ class Conn:
             proto=_str(row.get("proto")) or "", client_ip=_str(row.get("client_ip")) or "",
             client_port=_int(row.get("client_port")), server_ip=_str(row.get("server_ip")) or "",
             server_port=_int(row.get("server_port")), handshake=_str(row.get("handshake")),
-            handshake_valid=None if _null(valid) else bool(valid),
+            handshake_valid=None if is_null(valid) else bool(valid),
             syn_retransmissions=count("syn_retransmissions"), end=_str(row.get("end")),
             rst_by=_str(row.get("rst_by")), client_state=_str(row.get("client_state")),
             server_state=_str(row.get("server_state")),
@@ -224,7 +224,8 @@ class Conn:
             websockets=tuple(_session(s) for s in sessions))
 
 
-def _null(value: object) -> bool:
+def is_null(value: object) -> bool:
+    """None, pandas' NA or a float NaN (a frame's null); a list is a value."""
     if value is None:
         return True
     if isinstance(value, (list, tuple, dict, set, np.ndarray)):
@@ -236,7 +237,7 @@ def _null(value: object) -> bool:
 
 
 def _str(value: object) -> str | None:
-    if _null(value):
+    if is_null(value):
         return None
     if isinstance(value, enum.Enum):
         return str(value.value)
@@ -244,15 +245,15 @@ def _str(value: object) -> str | None:
 
 
 def _int(value: object) -> int | None:
-    return None if _null(value) else int(value)  # type: ignore[call-overload]
+    return None if is_null(value) else int(value)  # type: ignore[call-overload]
 
 
 def _float(value: object) -> float | None:
-    return None if _null(value) else float(value)  # type: ignore[arg-type]
+    return None if is_null(value) else float(value)  # type: ignore[arg-type]
 
 
 def _items(value: object) -> list[Any]:
-    if _null(value) or not isinstance(value, (list, tuple, np.ndarray)):
+    if is_null(value) or not isinstance(value, (list, tuple, np.ndarray)):
         return []
     return list(value)
 
@@ -267,7 +268,7 @@ def _session(row: Mapping[Any, Any]) -> Session:
         else:
             problems.append((str(p), None))
     established = row.get("established")
-    return Session(established=not _null(established) and bool(established),
+    return Session(established=not is_null(established) and bool(established),
                    status=_int(row.get("status")), target=_str(row.get("request_target")),
                    problems=tuple(problems))
 

@@ -364,6 +364,16 @@ fn loader_app(http: &Bound<'_, PyAny>, ws: &Bound<'_, PyAny>) -> PyResult<Option
     Ok(Some(app))
 }
 
+/// The TCP options of a PacketRecord: its raw option bytes (field 19, tshark's
+/// `tcp.options`), parsed as the decoder parses them; none when the record has no field 19.
+fn packet_options(p: &Bound<'_, PyAny>) -> PyResult<crate::decode::tcp_options::TcpOptions> {
+    if p.len()? <= 19 {
+        return Ok(Default::default());
+    }
+    let raw: Vec<u8> = p.get_item(19)?.extract()?;
+    Ok(crate::decode::tcp_options::parse(&raw))
+}
+
 fn parse_ip(s: &str) -> PyResult<IpAddr> {
     s.parse()
         .map_err(|_| PyValueError::new_err(format!("not an IP address: {s:?}")))
@@ -435,13 +445,7 @@ impl Tracker {
                 });
             }
         }
-        // The raw TCP option bytes (tshark's `tcp.options`), parsed as the decoder does.
-        let options = if p.len()? > 19 {
-            let raw: Vec<u8> = p.get_item(19)?.extract()?;
-            crate::decode::tcp_options::parse(&raw)
-        } else {
-            Default::default()
-        };
+        let options = packet_options(p)?;
         let packet = Packet {
             frame: p.get_item(0)?.extract()?,
             ts_ns: p.get_item(1)?.extract()?,
@@ -896,12 +900,7 @@ fn segment_marks(packets: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<&'static str>>>
             out.push(Vec::new());
             continue;
         }
-        let options = if p.len()? > 19 {
-            let raw: Vec<u8> = p.get_item(19)?.extract()?;
-            crate::decode::tcp_options::parse(&raw)
-        } else {
-            Default::default()
-        };
+        let options = packet_options(&p)?;
         let facts = health::SegmentFacts {
             ts_ns: p.get_item(1)?.extract()?,
             flags: p.get_item(9)?.extract()?,
