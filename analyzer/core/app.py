@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from analyzer.core.vocab import Opcode
+
 NS = 1_000_000_000
 
 #: WebSocket opcodes by number (RFC 6455 §5.2), as the frame counts name them.
-OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+OPCODES = {int(o): o.label for o in sorted(Opcode)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,3 +91,40 @@ class ConnState(enum.StrEnum):
 
 
 CONN_STATES = tuple(s.value for s in ConnState)
+
+
+class Opcode(enum.IntEnum):
+    """WebSocket opcodes (RFC 6455 §5.2); a member's lower-case name is how frame counts
+    and rules name it (``frames_c2s.ping``)."""
+
+    TEXT = 1
+    BINARY = 2
+    CONTINUATION = 0
+    PING = 9
+    PONG = 10
+    CLOSE = 8
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class WsProblem(enum.StrEnum):
+    """The names in a WebSocket session's ``problems`` (README, "HTTP and WebSocket"), as
+    the engine's analysis gives them."""
+
+    WRONG_ACCEPT = "wrong_accept"
+    MISSING_ACCEPT = "missing_accept"
+    BAD_VERSION = "bad_version"
+    BAD_UPGRADE_HEADER = "bad_upgrade_header"
+    BAD_CONNECTION_HEADER = "bad_connection_header"
+    UNOFFERED_SUBPROTOCOL = "unoffered_subprotocol"
+    UNOFFERED_EXTENSION = "unoffered_extension"
+    UNMASKED_CLIENT_FRAME = "unmasked_client_frame"
+    MASKED_SERVER_FRAME = "masked_server_frame"
+    CONTROL_FRAME_TOO_LONG = "control_frame_too_long"
+    FRAGMENTED_CONTROL_FRAME = "fragmented_control_frame"
+    RESERVED_CLOSE_CODE = "reserved_close_code"
+    INVALID_CLOSE_CODE = "invalid_close_code"
+    DATA_AFTER_CLOSE = "data_after_close"
+    INVALID_LENGTH = "invalid_length"

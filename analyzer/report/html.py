@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from analyzer.core.vocab import Handshake
 from analyzer.report.endpoints import endpoint
 from analyzer.report.explain import MARK_LABELS, Fold, Step, flag_names, fold
 from analyzer.report.problems import Conn, by_kind, is_null, percent, triage
@@ -58,7 +59,7 @@ MAX_RETRANS_BARS = 15  # connections drawn in the retransmission chart
 
 ENDS = ("fin", "rst", "half_closed", "open")
 TIME_WAIT = ("client", "server", "both", "none")
-HANDSHAKES = ("complete", "refused", "unanswered", "incomplete", "not_seen")
+HANDSHAKES = tuple(h.value for h in Handshake)
 CLOSERS = ("client", "server", "both")
 END_COLORS = {"fin": "#2e7d32", "rst": "#c62828", "half_closed": "#ef8f00", "open": "#1565c0",
               "udp": "#9e9e9e"}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 
 from analyzer.core.app import HttpTransaction, WebSocketSession
 from analyzer.core.records import FIELD_NAMES, ConnectionRecord
+from analyzer.core.vocab import Opcode, WsProblem
 from analyzer.report.app import HTTP_COLUMNS, WS_COLUMNS
 from analyzer.report.frame import CATEGORIES
 
@@ -29,14 +30,8 @@ QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 KEYWORDS = ("and", "or", "not", "in", "true", "false", "null")
 
 #: The names in a WebSocket session's ``problems`` (README, "HTTP and WebSocket").
-WS_PROBLEMS = (
-    "wrong_accept", "missing_accept", "bad_version", "bad_upgrade_header",
-    "bad_connection_header", "unoffered_subprotocol", "unoffered_extension",
-    "unmasked_client_frame", "masked_server_frame", "control_frame_too_long",
-    "fragmented_control_frame", "reserved_close_code", "invalid_close_code",
-    "data_after_close",
-)
-OPCODES = ("text", "binary", "continuation", "ping", "pong", "close")
+WS_PROBLEMS = tuple(p.value for p in WsProblem)
+OPCODES = tuple(o.label for o in Opcode)
 #: Keys of the dict-valued WebSocket columns (``websocket.frames_c2s.close``).
 DICT_KEYS = {"frames_c2s": OPCODES, "frames_s2c": OPCODES,
              "messages_c2s": ("text", "binary"), "messages_s2c": ("text", "binary")}
