@@ -411,6 +411,21 @@ class Analysis:
         return summarize(self.connections, self.records, statuses=statuses)
 
 
+def check_options(options: LoadOptions) -> None:
+    """What is checked before any file is read: the engine can apply the options, tshark is
+    there when the run needs it, and the display filter is valid (tshark finds the frames
+    it matches whichever engine reads). Raises UsageError, TsharkNotFound or BadFilter."""
+    if resolve_engine(options) == "native":
+        needs = tshark_only_options(options)
+        if needs:
+            raise UsageError(f"--engine native cannot apply {', '.join(needs)}: "
+                             "use --engine tshark or auto")
+    else:
+        tshark_info(options.tshark_path)
+    if options.display_filter:
+        validate_filter(options.display_filter, options.tshark_path)
+
+
 def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | None = None,
             loader: str = "tshark", check_checksums: bool = False,
             tshark_path: str | None = None, decode_as: Iterable[str] = (),
@@ -432,15 +447,7 @@ def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | N
         decode_as=tuple(decode_as),
         prefs=tuple(prefs),
     )
-    if resolve_engine(options) == "native":
-        needs = tshark_only_options(options)
-        if needs:
-            raise UsageError(f"--engine native cannot apply {', '.join(needs)}: "
-                             "use --engine tshark or auto")
-    else:
-        tshark_info(tshark_path)
-    if display_filter:
-        validate_filter(display_filter, tshark_path)
+    check_options(options)
     results = [analyze_capture(p, options) for p in paths]
     if results and all(r.error is not None for r in results):
         error = results[0].error

@@ -31,23 +31,14 @@ def run(captures: list[Path], opts: RunOptions, *,
     """Read every capture (directories and globs expanded, ``jobs`` at a time); report each
     failure as one line; exit at once on environment errors (tshark, display filter)."""
     from analyzer import progress
-    from analyzer.api import resolve_engine, tshark_only_options
+    from analyzer.api import check_options
     from analyzer.batch import expand_inputs, run_batch
     from analyzer.core.tracker import TrackerConfig
-    from analyzer.loader import tshark_info, validate_filter
 
     quiet = opts.quiet if quiet is None else quiet
     options = opts.load_options(app_details=app_details)
     try:
-        if resolve_engine(options) == "native":
-            needs = tshark_only_options(options)
-            if needs:
-                raise fail(f"error: --engine native cannot apply {', '.join(needs)}: use "
-                           "--engine tshark or auto")
-        else:
-            tshark_info(opts.tshark_path)
-        if opts.display_filter:  # either engine: tshark finds the frames it matches
-            validate_filter(opts.display_filter, opts.tshark_path)
+        check_options(options)
     except AnalyzerError as exc:
         raise fail(f"error: {exc}", exc.exit_code) from None
     config = TrackerConfig(check_checksums=opts.check_checksums)
