@@ -4,6 +4,7 @@ written by the writer of (command, format) in ``analyzer.outputs``."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
@@ -281,4 +282,11 @@ def _main(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # What is still buffered for a pipe whose reader went away: drop it quietly.
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            outputs.silence_stdout()

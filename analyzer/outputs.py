@@ -232,13 +232,13 @@ def _summary_markdown(df: Any, out: TextIO) -> None:
 
 def _summary_table(df: Any, out: TextIO) -> None:
     import pandas as pd
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from analyzer.report.writers import inert as writers_inert
+    from analyzer.report.writers import pipe_console
 
-    console = Console(file=out)
+    console = pipe_console(file=out)
     for capture, group in df.groupby("capture", sort=False):
         table = Table(title=str(capture))
         for col in ("section", "item", "count", "percent", "value"):
@@ -279,10 +279,11 @@ def _diff(fmt: str) -> Writer:
             if fmt == "markdown":
                 out.write(text)
             else:
-                from rich.console import Console
                 from rich.markdown import Markdown
 
-                Console(file=out).print(Markdown(text))
+                from analyzer.report.writers import pipe_console
+
+                pipe_console(file=out).print(Markdown(text))
         return 0
     return write
 
@@ -381,12 +382,46 @@ def choices(command: str) -> type[enum.Enum]:
 
 def write(job: Job, fmt: str) -> int:
     """Run ``job`` with the writer of (its command, ``fmt``); its exit code."""
-    return WRITERS[(job.command, str(getattr(fmt, "value", fmt)))](job)
+    writer = WRITERS[(job.command, str(getattr(fmt, "value", fmt)))]
+    return writing(job, lambda: writer(job))
+
+
+def writing(job: Job, do: Callable[[], int]) -> int:
+    """Run a writer and turn what the output side can do to it into the error contract: a
+    reader of standard output that went away (``| head``) ends the run quietly, exit 0, as
+    ``cat`` does; any other failure to write (a read-only or missing directory, a
+    directory given as a file, a full disk) is one line naming the file, exit 3."""
+    try:
+        return do()
+    except BrokenPipeError:
+        silence_stdout()
+        return 0
+    except OSError as exc:
+        where = exc.filename or job.output or "standard output"
+        err(f"error: {where}: cannot write: {exc.strerror or exc}")
+        return EXIT_INPUT
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush into a
+    closed pipe does not fail again."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def report_folder(job: Job, *, csv: bool, title: str, step_summary: bool,
                   retrans_threshold: float) -> int:
     """``report``: the report folder ``job.output`` (and junit.xml with rules)."""
+    return writing(job, lambda: _report_folder(job, csv=csv, title=title,
+                                               step_summary=step_summary,
+                                               retrans_threshold=retrans_threshold))
+
+
+def _report_folder(job: Job, *, csv: bool, title: str, step_summary: bool,
+                   retrans_threshold: float) -> int:
     from analyzer.report import junit as junit_xml
     from analyzer.report import rules as rules_mod
     from analyzer.report.folder import write_report

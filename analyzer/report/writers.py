@@ -24,6 +24,20 @@ _CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0A, 0x20),
                                          *range(0x7F, 0xA0)]}
 
 
+def pipe_console(**kwargs: Any) -> Any:
+    """A rich Console that lets a closed pipe (``| head``) reach the caller as the
+    BrokenPipeError it is (rich's own handler exits with 1), so that the command line ends
+    quietly with 0 as for every other format."""
+    from rich.console import Console
+
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _PipeConsole(**kwargs)
+
+
 def inert(text: str) -> str:
     """Control characters (ANSI escape sequences, CR, LF, ...) as visible \\xNN text."""
     return text.translate(_CONTROLS)
@@ -411,7 +425,6 @@ def render_table(rows: Sequence[Mapping[str, Any]], out: TextIO, columns: Sequen
     bring them back. ``wide``: every column, at its natural width (the terminal wraps the
     lines); ``chosen``: the user's ``--columns``, none dropped."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -430,7 +443,7 @@ def render_table(rows: Sequence[Mapping[str, Any]], out: TextIO, columns: Sequen
                          justify="right" if column.right else "left")
     for r in range(len(rows)):
         table.add_row(*(Text(cells[i][r]) for i in shown))  # Text: no markup
-    console = Console(file=out, width=max(fit.width, 20), highlight=False)
+    console = pipe_console(file=out, width=max(fit.width, 20), highlight=False)
     console.print(table)
     if fit.dropped:
         console.print(Text(footer(fit.dropped, limit)))
