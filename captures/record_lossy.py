@@ -106,6 +106,7 @@ from record_real import (  # noqa: E402 (after the sys.path insert)
     check_port_free,
     endpoints,
     expect,
+    recorder_arguments,
     recv_exact,
     recv_until_eof,
 )
@@ -690,23 +691,8 @@ def verify(sc: Scenario, out: Path, doc: Record) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     names = [s.name for s in SCENARIOS]
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument(
-        "--out",
-        type=Path,
-        default=Path(__file__).resolve().parent / "real",
-        help="output directory (default: captures/real next to this script)",
-    )
-    ap.add_argument(
-        "--only",
-        action="append",
-        choices=names,
-        metavar="NAME",
-        help=f"record only this scenario (repeatable): {', '.join(names)}",
-    )
-    ap.add_argument(
-        "--no-verify", action="store_true", help="skip the tcptrace / tshark check"
-    )
+    ap = recorder_arguments(__doc__, names, Path(__file__).resolve().parent / "real",
+                            "skip the tcptrace / tshark check")
     ap.add_argument("--inside", choices=names, help=argparse.SUPPRESS)
     ap.add_argument("--parent-netns", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

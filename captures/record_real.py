@@ -1178,23 +1178,23 @@ def record(sc: Scenario, out: Path, do_verify: bool) -> list[str]:
     return [f"{sc.name}: {p}" for p in problems]
 
 
+def recorder_arguments(doc: str | None, names: list[str], out: Path,
+                       verify_help: str) -> argparse.ArgumentParser:
+    """The command line every capture recorder takes: ``--out DIR``, ``--only NAME``
+    (repeatable) and ``--no-verify``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
+    ap.add_argument("--out", type=Path, default=out,
+                    help=f"output directory (default: captures/{out.name} next to this script)")
+    ap.add_argument("--only", action="append", choices=names, metavar="NAME",
+                    help=f"record only this scenario (repeatable): {', '.join(names)}")
+    ap.add_argument("--no-verify", action="store_true", help=verify_help)
+    return ap
+
+
 def main(argv: list[str] | None = None) -> int:
     names = [s.name for s in SCENARIOS]
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument(
-        "--out",
-        type=Path,
-        default=Path(__file__).resolve().parent / "real",
-        help="output directory (default: captures/real next to this script)",
-    )
-    ap.add_argument(
-        "--only",
-        action="append",
-        choices=names,
-        metavar="NAME",
-        help=f"record only this scenario (repeatable): {', '.join(names)}",
-    )
-    ap.add_argument("--no-verify", action="store_true", help="skip the tshark cross-check")
+    ap = recorder_arguments(__doc__, names, Path(__file__).resolve().parent / "real",
+                            "skip the tshark cross-check")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         print("note: not root; dumpcap needs capture privileges on lo", file=sys.stderr)

@@ -34,7 +34,6 @@ Usage (needs root or capture capabilities for dumpcap):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
@@ -63,6 +62,7 @@ from record_real import (
     Capture,
     check_port_free,
     expect,
+    recorder_arguments,
     recv_until_eof,
 )
 from websockets.asyncio.client import connect
@@ -1343,21 +1343,8 @@ def record(sc: Scenario, out: Path, do_verify: bool) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     names = [s.name for s in SCENARIOS]
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument(
-        "--out",
-        type=Path,
-        default=Path(__file__).resolve().parent / "ws",
-        help="output directory (default: captures/ws next to this script)",
-    )
-    ap.add_argument(
-        "--only",
-        action="append",
-        choices=names,
-        metavar="NAME",
-        help=f"record only this scenario (repeatable): {', '.join(names)}",
-    )
-    ap.add_argument("--no-verify", action="store_true", help="skip the tshark cross-check")
+    ap = recorder_arguments(__doc__, names, Path(__file__).resolve().parent / "ws",
+                            "skip the tshark cross-check")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         print("note: not root; dumpcap needs capture privileges on lo", file=sys.stderr)

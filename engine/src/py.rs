@@ -102,10 +102,8 @@ fn record_dict<'py>(py: Python<'py>, r: &ConnectionRecord) -> PyResult<Bound<'py
     d.set_item("websocket", r.websocket)?;
     d.set_item("transactions", transactions_list(py, &r.transactions)?)?;
     d.set_item("websockets", sessions_list(py, &r.websockets)?)?;
-    for (name, _) in health::column_names() {
-        if let Some(f) = health::column_value(r.health.as_deref(), &name) {
-            d.set_item(name, figure_py(py, f)?)?;
-        }
+    for (name, column) in health::columns() {
+        d.set_item(name, figure_py(py, column.value(r.health.as_deref()))?)?;
     }
     Ok(d)
 }
@@ -279,10 +277,7 @@ fn records_columns<'py>(
     col!("http_requests", |r| r.http_requests);
     col!("http_responses", |r| r.http_responses);
     col!("websocket", |r| r.websocket);
-    for (name, _) in health::column_names() {
-        let Some(column) = health::Column::parse(&name) else {
-            continue;
-        };
+    for (name, column) in health::columns() {
         let values = PyList::empty(py);
         for r in recs {
             values.append(figure_py(py, column.value(r.health.as_deref()))?)?;

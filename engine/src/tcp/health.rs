@@ -844,11 +844,16 @@ pub fn column_value(h: Option<&HealthFigures>, column: &str) -> Option<Figure> {
     Column::parse(column).map(|c| c.value(h))
 }
 
-/// Every health column name, in record order.
-pub fn column_names() -> impl Iterator<Item = (String, FigureKind)> {
-    std::iter::once(("retrans_rate".to_string(), FigureKind::Float)).chain(
-        DIRECTION_FIGURES
-            .into_iter()
-            .flat_map(|(n, k)| [(format!("{n}_c2s"), k), (format!("{n}_s2c"), k)]),
-    )
+/// Every health column, in record order, with its name (built once: the bindings walk
+/// them for every record of the tshark path).
+pub fn columns() -> &'static [(String, Column)] {
+    static COLUMNS: std::sync::OnceLock<Vec<(String, Column)>> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let mut out = vec![("retrans_rate".to_string(), Column::RetransRate)];
+        for (i, (name, _)) in DIRECTION_FIGURES.iter().enumerate() {
+            out.push((format!("{name}_c2s"), Column::Direction(true, i)));
+            out.push((format!("{name}_s2c"), Column::Direction(false, i)));
+        }
+        out
+    })
 }
