@@ -50,6 +50,10 @@ each ``http.*`` / ``websocket.*`` field, in tree order, joined with its ``AGG`` 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
+import warnings
 from collections.abc import Iterator
 from itertools import pairwise
 from typing import Any
@@ -176,6 +180,7 @@ def iter_packets_pyshark(
         tshark_path=tshark_path,
         custom_parameters=parameters,
     )
+    _watch_by_pidfd(capture)
     try:
         for packet in capture:
             yield from records_from_packet(packet)
@@ -440,6 +445,34 @@ def _prefs_from_args(args: tuple[str, ...]) -> dict[str, str]:
             if sep:
                 prefs[name] = value
     return prefs
+
+
+def _watch_by_pidfd(capture: Any) -> None:
+    """Learn of tshark's exit from a pidfd instead of from SIGCHLD.
+
+    pyshark installs a SafeChildWatcher, which finds exited children by SIGCHLD through the
+    event loop's signal pipe. With many other children coming and going (the fast loader's
+    tshark runs, worker processes) that pipe overflows and the watcher can come to a child
+    whose status is gone: asyncio then reports exit status 255 and pyshark calls a tshark
+    that read the whole file "crashed". A pidfd (Linux 5.3 and later) belongs to one process
+    and needs no signal, so tshark's real exit status is the one pyshark sees. Elsewhere
+    (another thread, no pidfd) pyshark's own choice stays.
+    """
+    if not hasattr(os, "pidfd_open") or threading.current_thread() is not threading.main_thread():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # child watchers, Python 3.12+
+        try:
+            os.close(os.pidfd_open(os.getpid()))
+        except OSError:  # a kernel or sandbox without pidfd_open
+            return
+        # pyshark's watcher has no child yet; closing it gives SIGCHLD back to its default.
+        previous = asyncio.get_child_watcher()
+        if isinstance(previous, asyncio.SafeChildWatcher):
+            previous.close()
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(capture.eventloop)
+        asyncio.set_child_watcher(watcher)
 
 
 def _close_capture(capture: Any, *, reraise: bool) -> None:
