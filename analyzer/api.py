@@ -22,7 +22,7 @@ from analyzer.errors import AnalyzerError, CaptureError, UsageError
 from analyzer.loader import LoadOptions, LoadResult, load, tshark_info, validate_filter
 from analyzer.loader.extract import extract_frames
 from analyzer.loader.native import NativeRead, NeedsTshark, OnProgress, read_native
-from analyzer.loader.tshark import http_ports, matching_frames, spans_reset
+from analyzer.loader.tshark import http_ports, matching_frames, spans_reset, validate_dissection
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -424,6 +424,7 @@ def check_options(options: LoadOptions) -> None:
         tshark_info(options.tshark_path)
     if options.display_filter:
         validate_filter(options.display_filter, options.tshark_path)
+    validate_dissection(options.prefs, options.decode_as, options.tshark_path)
 
 
 def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | None = None,

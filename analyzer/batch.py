@@ -27,28 +27,46 @@ def is_capture_name(name: str) -> bool:
     return name.lower().endswith(CAPTURE_SUFFIXES)
 
 
-def expand_inputs(paths: Iterable[str | Path]) -> list[str]:
+def expand_inputs(paths: Iterable[str | Path],
+                  on_empty: Callable[[str], None] | None = None) -> list[str]:
     """Files as given, directories searched recursively for captures, globs expanded.
 
     A pattern or name that matches nothing is kept, so that it is reported as missing.
-    A file named twice is read twice; order follows the arguments (directory contents
-    sorted).
+    Inside a directory, every entry with a capture's name is kept, files or not (a
+    directory or FIFO named ``x.pcap`` is then reported, not skipped); a directory with
+    none is passed to ``on_empty``. A file named twice is read twice; order follows the
+    arguments (directory contents sorted).
     """
     out: list[str] = []
     for raw in paths:
         text = str(raw)
         path = Path(text)
-        if path.is_dir():
-            found = sorted(
-                str(p) for p in path.rglob("*") if p.is_file() and is_capture_name(p.name)
-            )
+        if _is_dir(path):
+            found = sorted(str(p) for p in path.rglob("*") if is_capture_name(p.name))
+            if not found and on_empty is not None:
+                on_empty(text)
             out.extend(found)
-        elif not path.exists() and any(ch in text for ch in "*?["):
+        elif not _exists(path) and any(ch in text for ch in "*?["):
             matches = sorted(glob.glob(text, recursive=True))
             out.extend(matches or [text])
         else:
             out.append(text)
     return out
+
+
+def _is_dir(path: Path) -> bool:
+    """``Path.is_dir``, false for a name the system cannot even look up (too long)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _work(path: str, options: LoadOptions, config: TrackerConfig) -> CaptureResult:

@@ -14,7 +14,15 @@ from analyzer import __version__, outputs
 from analyzer import options as o
 from analyzer.errors import AnalyzerError
 from analyzer.loader.tshark import SESSION_RESET
-from analyzer.options import READ, Command, EngineChoice, GlobalOptions, RunOptions, shared
+from analyzer.options import (
+    READ,
+    Command,
+    EngineChoice,
+    GlobalOptions,
+    Group,
+    RunOptions,
+    shared,
+)
 from analyzer.run import fail, load_rules
 
 EPILOG = """\
@@ -38,6 +46,7 @@ Examples:
 
 app = typer.Typer(
     name="pcap-analyzer",
+    cls=Group,
     help="What happened to every TCP connection in a packet capture: the handshake, "
     "how it ended, who closed first, who is left in TIME_WAIT (RFC 9293), with Zeek's "
     "conn_state and history.",
@@ -176,9 +185,9 @@ def report(
 @app.command(cls=Command)
 @shared(READ)
 def diff(
-    before: Annotated[Path, typer.Argument(metavar="BEFORE", show_default=False,
+    before: Annotated[Path, typer.Argument(metavar="BEFORE", show_default=False, readable=False,
                                            help="The capture before the change.")],
-    after: Annotated[Path, typer.Argument(metavar="AFTER", show_default=False,
+    after: Annotated[Path, typer.Argument(metavar="AFTER", show_default=False, readable=False,
                                           help="The capture after the change.")],
     format: Annotated[DiffFormat, _fmt("table, markdown or json.")] = "table",
     output: o.OutputOpt = None, *, opts: RunOptions,
@@ -195,7 +204,7 @@ def diff(
 @shared((*READ, "quiet", "progress"))
 def explain(
     captures: Annotated[list[Path], typer.Argument(
-        metavar="CAPTURE", show_default=False,
+        metavar="CAPTURE", show_default=False, readable=False,
         help="A capture file (or several: #N then counts as `connections` numbers them).")],
     conn: Annotated[str | None, typer.Option(
         "--conn", metavar="ID", help="The connection: its #N in the `connections` table "

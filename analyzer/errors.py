@@ -6,15 +6,30 @@ Exit codes (README, "Exit codes"):
     2  usage error: bad option or bad display filter
     3  input or environment error: missing/empty/non-capture file, tshark missing or too old
     4  a truncated capture under --strict
+    70 an internal error (a bug: one line instead of a traceback)
 """
 
 from __future__ import annotations
+
+import re
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_TRUNCATED_STRICT = 4
+EXIT_INTERNAL = 70
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line: control characters (a newline in a file name, ESC
+    from a capture, tshark's own line breaks) become visible escapes (``\\n``, ``\\x1b``), so
+    that a message is always one line and cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
 
 
 class AnalyzerError(Exception):
@@ -73,6 +88,19 @@ class BadDisplayFilter(AnalyzerError):
 
     def __str__(self) -> str:
         return f"bad display filter {self.expression!r}: {self.message}"
+
+
+class BadOption(AnalyzerError):
+    """An option's value that tshark rejects (``--pref``, ``--decode-as``)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, option: str, value: str, message: str) -> None:
+        super().__init__(option, value, message)
+        self.option, self.value, self.message = option, value, message
+
+    def __str__(self) -> str:
+        return f"bad {self.option} {self.value!r}: {self.message}"
 
 
 class UsageError(AnalyzerError):

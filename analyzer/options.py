@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperArgument, TyperCommand
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from analyzer.loader import LoadOptions
 from analyzer.loader.tshark import SESSION_RESET
@@ -84,7 +84,8 @@ def run_options(ctx: typer.Context | None, display_filter: str | None = None,
 
 CapturesArg = Annotated[list[Path], typer.Argument(
     metavar="CAPTURE", help="Capture files (pcap, pcapng, .cap, .gz), directories "
-    "(searched recursively) or globs.", show_default=False)]
+    "(searched recursively) or globs.", show_default=False,
+    readable=False)]  # an unreadable file is the read's error (exit 3), not a usage error
 FilterOpt = Annotated[str | None, typer.Option(
     "--display-filter", "-Y", metavar="FILTER", help="Wireshark display filter: keep the "
     "connections with a packet it matches, each built from all of its packets.")]
@@ -189,3 +190,58 @@ class Command(TyperCommand):
         for param in self.params:
             if type(param) is TyperArgument:
                 param.__class__ = _Argument
+
+
+class Group(TyperGroup):
+    """The application: a usage error is one line on stderr and exit 2 (click's own is four
+    lines: usage, a hint, a blank and the error), with the command's ``--help`` named."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        import sys
+
+        from typer import _click
+
+        from analyzer.errors import EXIT_USAGE, one_line
+
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                windows_expand_args=windows_expand_args, **extra)
+        except _click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            code = EXIT_USAGE
+        except _click.exceptions.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "pcap-analyzer"
+            typer.echo(one_line(f"error: {exc.format_message()} (see '{where} --help')"),
+                       err=True)
+            code = EXIT_USAGE
+        except _click.exceptions.ClickException as exc:
+            typer.echo(one_line(f"error: {exc.format_message()}"), err=True)
+            code = exc.exit_code
+        except typer.Abort as exc:
+            if isinstance(exc.__cause__, EOFError):  # typer's name for a stray EOFError
+                code = _internal_error(exc.__cause__)
+            else:
+                typer.echo("error: interrupted", err=True)
+                code = 130
+        except Exception as exc:
+            code = _internal_error(exc)
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug: one line and exit 70 (BSD's EX_SOFTWARE) instead of a traceback, unless
+    ``PCAP_ANALYZER_DEBUG`` is set (then the traceback too)."""
+    import os
+    import traceback
+
+    from analyzer.errors import EXIT_INTERNAL, one_line
+
+    if os.environ.get("PCAP_ANALYZER_DEBUG"):
+        traceback.print_exception(exc)
+    typer.echo(one_line(f"error: internal error ({type(exc).__name__}: {exc}); please report "
+                        "it with the capture (PCAP_ANALYZER_DEBUG=1 shows where)"), err=True)
+    return EXIT_INTERNAL

@@ -424,7 +424,7 @@ def _report_folder(job: Job, *, csv: bool, title: str, step_summary: bool,
                    retrans_threshold: float) -> int:
     from analyzer.report import junit as junit_xml
     from analyzer.report import rules as rules_mod
-    from analyzer.report.folder import write_report
+    from analyzer.report.folder import append_step_summary, staged, write_report
 
     assert job.output is not None
     results = run(job.captures, job.opts)
@@ -436,15 +436,19 @@ def _report_folder(job: Job, *, csv: bool, title: str, step_summary: bool,
         for c in checks for r in c.results]
     from analyzer.reread import packet_source
 
-    written = write_report(results, job.output, packets=packet_source(job.opts.load_options()),
-                           csv=csv,
-                           title=title, step_summary=step_summary, checks=check_rows,
-                           retrans_threshold=retrans_threshold)
-    if checks:
-        junit_xml.write(checks, job.output / "junit.xml", job.opts.strict)
-        written.append(job.output / "junit.xml")
+    # Written aside and moved into place whole: a failure leaves no folder that looks
+    # complete (report.md without report.html or junit.xml), and the old one untouched.
+    with staged(job.output) as stage:
+        written = write_report(results, stage, packets=packet_source(job.opts.load_options()),
+                               csv=csv, title=title, step_summary=False, checks=check_rows,
+                               retrans_threshold=retrans_threshold)
+        if checks:
+            junit_xml.write(checks, stage / "junit.xml", job.opts.strict)
+            written.append(stage / "junit.xml")
+    if step_summary:
+        append_step_summary(job.output / "report.md")
     if not job.opts.quiet:
         for path in written:
-            err(f"wrote {path}")
+            err(f"wrote {job.output / path.name}")
     code = exit_code(results, job.opts.strict)
     return code or (EXIT_CHECK_FAILED if checks and rules_mod.failed(checks) else 0)

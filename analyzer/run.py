@@ -11,12 +11,19 @@ from typing import Any
 import typer
 
 from analyzer.api import CaptureResult
-from analyzer.errors import EXIT_INPUT, EXIT_TRUNCATED_STRICT, EXIT_USAGE, AnalyzerError
+from analyzer.errors import (
+    EXIT_INPUT,
+    EXIT_TRUNCATED_STRICT,
+    EXIT_USAGE,
+    AnalyzerError,
+    one_line,
+)
 from analyzer.options import RunOptions
 
 
 def err(message: str) -> None:
-    typer.echo(message, err=True)
+    """One line on stderr (control characters escaped: see ``errors.one_line``)."""
+    typer.echo(one_line(message), err=True)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -32,7 +39,7 @@ def run(captures: list[Path], opts: RunOptions, *,
     failure as one line; exit at once on environment errors (tshark, display filter)."""
     from analyzer import progress
     from analyzer.api import check_options
-    from analyzer.batch import expand_inputs, run_batch
+    from analyzer.batch import CAPTURE_SUFFIXES, expand_inputs, run_batch
     from analyzer.core.tracker import TrackerConfig
 
     quiet = opts.quiet if quiet is None else quiet
@@ -42,9 +49,13 @@ def run(captures: list[Path], opts: RunOptions, *,
     except AnalyzerError as exc:
         raise fail(f"error: {exc}", exc.exit_code) from None
     config = TrackerConfig(check_checksums=opts.check_checksums)
-    paths = expand_inputs(captures)
+    empty: list[str] = []
+    paths = expand_inputs(captures, on_empty=empty.append)
     if not paths:
-        raise fail("error: no capture files found in the given directories", EXIT_INPUT)
+        raise fail(f"error: no capture files found in {', '.join(empty)} (looked for "
+                   f"{', '.join('*' + s for s in CAPTURE_SUFFIXES)})", EXIT_INPUT)
+    for directory in empty:
+        err(f"note: {directory}: no capture files in it")
     with progress.display(paths, quiet=quiet, forced=opts.progress) as on_progress:
         results = run_batch(paths, options, config, jobs or opts.jobs, on_batch=on_batch,
                             on_progress=on_progress)

@@ -99,7 +99,9 @@ def test_directory_without_captures_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("no captures here")
     result = runner.invoke(app, ["connections", str(tmp_path)])
     assert result.exit_code == 3
-    assert result.stderr.strip() == "error: no capture files found in the given directories"
+    assert result.stderr.strip().splitlines() == [
+        f"error: no capture files found in {tmp_path} (looked for *.pcap, *.pcapng, *.cap, "
+        "*.pcap.gz, *.pcapng.gz, *.cap.gz, *.pcap.zst, *.pcapng.zst)"]
 
 
 def test_bad_display_filter_is_a_usage_error() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import struct
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, cast
@@ -30,6 +31,8 @@ _PCAP_MAGICS = {
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _PCAPNG_PACKET_BLOCKS = {2, 3, 6}  # obsolete Packet Block, Simple PB, Enhanced PB
 _GZIP = b"\x1f\x8b"
+#: What reading a damaged gzip stream raises: the copy then ends there.
+_DAMAGED = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 def extract_frames(src: str | Path, frames: Iterable[int], dst: str | Path) -> bool:
@@ -46,13 +49,21 @@ def extract_frames(src: str | Path, frames: Iterable[int], dst: str | Path) -> b
             unzipped = gzip.GzipFile(fileobj=raw, mode="rb")
             stack.callback(unzipped.close)
             stream = cast(IO[bytes], unzipped)
-        magic = stream.read(4)
+        try:
+            magic = stream.read(4)
+        except _DAMAGED:
+            return False
         with open(dst, "wb") as out:
-            if magic in _PCAP_MAGICS:
-                _copy_pcap(stream, magic, _PCAP_MAGICS[magic], wanted, out)
-                return True
-            if magic == _PCAPNG_SHB:
-                _copy_pcapng(stream, magic, wanted, out)
+            try:
+                if magic in _PCAP_MAGICS:
+                    _copy_pcap(stream, magic, _PCAP_MAGICS[magic], wanted, out)
+                    return True
+                if magic == _PCAPNG_SHB:
+                    _copy_pcapng(stream, magic, wanted, out)
+                    return True
+            except _DAMAGED:
+                # A gzip stream cut short or corrupt: the records before the damage are
+                # written (whole records only), as for a plain file cut short.
                 return True
     return False
 
@@ -98,11 +109,15 @@ def _copy_pcapng(f: IO[bytes], magic: bytes, wanted: list[int], out: IO[bytes]) 
             bom = f.read(4)
             endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
             length = struct.unpack(endian + "I", length_bytes)[0]
+            if length < 28:  # damaged: no section header is that short
+                return
             body = bom + f.read(length - 12)
             keep = True
         else:
             kind = struct.unpack(endian + "I", block_type)[0]
             length = struct.unpack(endian + "I", length_bytes)[0]
+            if length < 12:  # damaged: a block is at least its type and two lengths
+                return
             if kind in _PCAPNG_PACKET_BLOCKS:
                 frame += 1
                 keep = i < len(wanted) and frame == wanted[i]

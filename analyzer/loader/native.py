@@ -13,7 +13,7 @@ from analyzer import _engine
 from analyzer.core.columns import NativeBatch
 from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame
 from analyzer.errors import CaptureError
-from analyzer.loader.tshark import check_file
+from analyzer.loader.files import check_file
 
 #: ``on_progress(path, bytes_read, total, packets)``: how far a read has got (see
 #: ``analyzer.progress``). ``total`` is the file's size in bytes, 0 when unknown (then

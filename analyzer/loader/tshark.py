@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.core.packets import HttpMessage, PacketRecord, WsFrame, option_bytes
-from analyzer.errors import BadDisplayFilter, CaptureError, TsharkNotFound, TsharkTooOld
+from analyzer.errors import (
+    BadDisplayFilter,
+    BadOption,
+    CaptureError,
+    TsharkNotFound,
+    TsharkTooOld,
+)
+from analyzer.loader import watchdog
+from analyzer.loader.files import check_file, check_header
 
 MIN_TSHARK = (3, 6, 0)
 
@@ -172,20 +181,22 @@ def tshark_info(tshark_path: str | None = None) -> tuple[str, str]:
 
     path = tshark_path or os.environ.get("TSHARK_PATH")
     source = "--tshark-path" if tshark_path else "TSHARK_PATH"
-    if path:  # pyshark would quietly fall back to the one on PATH
+    if path:
+        # The file given is the one run: pyshark would quietly fall back to the one on PATH
+        # for a name that does not end in "tshark" (even /bin/false).
         _check_binary(path, source)
-    try:
-        binary = pyshark_tshark.get_process_path(path)
-    except pyshark_tshark.TSharkNotFoundException:
-        raise TsharkNotFound() from None
-    if not path:
+        binary = path
+    else:
+        try:
+            binary = pyshark_tshark.get_process_path(None)
+        except pyshark_tshark.TSharkNotFoundException:
+            raise TsharkNotFound() from None
         source = "PATH"
         if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
             raise TsharkNotFound()
-    try:
-        version = str(pyshark_tshark.get_tshark_version(binary))
-    except Exception:  # pyshark raises bare exceptions on odd version output
-        version = _version_from_output(binary, source)
+    # pyshark finds tshark; the version is read here, under the watchdog (pyshark's own
+    # read has no time limit, and a stalled tshark would stall every run).
+    version = _version_from_output(binary, source)
     parts = tuple(int(x) for x in re.findall(r"\d+", version)[:3])
     if parts < MIN_TSHARK:
         raise TsharkTooOld(version, ".".join(map(str, MIN_TSHARK)))
@@ -206,8 +217,7 @@ def _version_from_output(binary: str, source: str = "PATH") -> str:
     not_tshark = TsharkNotFound(binary, f"is not tshark ('{binary} -v' prints no TShark "
                                         "version)", source)
     try:
-        out = subprocess.run([binary, "-v"], capture_output=True, text=True,
-                             check=False).stdout
+        out = watchdog.run([binary, "-v"], binary).stdout.decode("utf-8", "replace")
     except OSError:
         raise not_tshark from None
     m = re.search(r"TShark \(Wireshark\) (\d+\.\d+\.\d+)", out)
@@ -220,8 +230,7 @@ def _version_from_output(binary: str, source: str = "PATH") -> str:
 def http_ports(tshark_path: str | None = None) -> frozenset[int]:
     """The TCP ports tshark decodes as HTTP without being told (``tshark -G decodes``)."""
     binary, _ = tshark_info(tshark_path)
-    out = subprocess.run([binary, "-G", "decodes"], capture_output=True, text=True,
-                         check=False).stdout
+    out = watchdog.run([binary, "-G", "decodes"], binary).stdout.decode("utf-8", "replace")
     ports = set()
     for line in out.splitlines():
         table, _, rest = line.partition("\t")
@@ -234,38 +243,45 @@ def http_ports(tshark_path: str | None = None) -> frozenset[int]:
 _EMPTY_PCAP = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
 
 
+def _on_empty_capture(binary: str, args: list[str]) -> str | None:
+    """tshark's complaint about ``args`` on an empty capture (so that an option's error is
+    told apart from a file's), or None when tshark accepts them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "empty.pcap"
+        empty.write_bytes(_EMPTY_PCAP)
+        proc = watchdog.run([binary, "-n", "-r", str(empty), *args], binary)
+    if proc.returncode == 0:
+        return None
+    stderr = proc.stderr.decode("utf-8", "replace")
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("Running as user")]
+    message = lines[0] if lines else f"tshark exit code {proc.returncode}"
+    return message.removeprefix("tshark: ")
+
+
 def validate_filter(expression: str, tshark_path: str | None = None) -> None:
     """Raise BadDisplayFilter unless tshark accepts ``expression`` (checked on an empty
     capture, so a bad filter is told apart from a bad file)."""
     binary, _ = tshark_info(tshark_path)
-    with tempfile.TemporaryDirectory() as tmp:
-        empty = Path(tmp) / "empty.pcap"
-        empty.write_bytes(_EMPTY_PCAP)
-        proc = subprocess.run(
-            [binary, "-n", "-r", str(empty), "-Y", expression],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
-        lines = [ln for ln in lines if not ln.startswith("Running as user")]
-        message = lines[0] if lines else f"tshark exit code {proc.returncode}"
-        message = message.removeprefix("tshark: ")
+    message = _on_empty_capture(binary, ["-Y", expression])
+    if message is not None:
         raise BadDisplayFilter(expression, message)
 
 
-def check_file(path: str) -> None:
-    """The checks that need no tshark: the file exists, is a file and is not empty."""
-    p = Path(path)
-    if not p.exists():
-        raise CaptureError(path, "no such file")
-    if p.is_dir():
-        raise CaptureError(path, "is a directory, not a capture file")
-    if not os.access(p, os.R_OK):
-        raise CaptureError(path, "permission denied")
-    if p.stat().st_size == 0:
-        raise CaptureError(path, "empty file (0 bytes), not a capture")
+def validate_dissection(prefs: Sequence[str], decode_as: Sequence[str],
+                        tshark_path: str | None = None) -> None:
+    """Raise BadOption for the first ``--pref`` or ``--decode-as`` value tshark rejects
+    (checked on an empty capture: a usage error, exit 2, not the capture's fault)."""
+    if not prefs and not decode_as:
+        return
+    binary, _ = tshark_info(tshark_path)
+    given = [("--pref", "-o", p) for p in prefs] + [("--decode-as", "-d", d) for d in decode_as]
+    if _on_empty_capture(binary, [a for _, flag, v in given for a in (flag, v)]) is None:
+        return
+    for option, flag, value in given:
+        message = _on_empty_capture(binary, [flag, value])
+        if message is not None:
+            raise BadOption(option, value, message)
 
 
 def dissection_args(opts: LoadOptions) -> list[str]:
@@ -342,11 +358,11 @@ def matching_frames(path: str, opts: LoadOptions) -> array[int]:
     lean = opts.lean and lean_is_safe(expression)
     args = [binary, "-n", "-r", path, "-Y", expression, "-T", "fields", "-e", "frame.number",
             *dissection_args(replace(opts, lean=lean))]
-    proc = subprocess.run(args, capture_output=True, stdin=subprocess.DEVNULL, check=False)
+    proc = watchdog.run(args, path)
     frames = array("Q", sorted(int(x) for x in proc.stdout.split() if x.isdigit()))
     if proc.returncode != 0:
         stderr = proc.stderr.decode("utf-8", "replace")
-        text = " ".join(stderr.split())
+        text = _tshark_words(stderr, path)
         if any(problem in text for problem in _FILE_PROBLEMS):
             return frames
         validate_filter(expression, opts.tshark_path)
@@ -397,6 +413,7 @@ def _load(path: str, opts: LoadOptions, result: LoadResult,
           on_progress: Callable[[str, int, int, int], None] | None = None,
           ) -> Iterator[PacketRecord]:
     check_file(path)
+    check_header(path)
     if opts.loader == "pyshark":
         from analyzer.loader.pyshark_loader import iter_packets_pyshark
 
@@ -410,30 +427,43 @@ def _load(path: str, opts: LoadOptions, result: LoadResult,
             stdin=subprocess.DEVNULL,
         )
         assert proc.stdout is not None
+        dog = watchdog.Watchdog(proc)
         try:
             cols: list[str] = []
             every, offset, last = opts.resets, 0, 0
-            for lines, line in enumerate(proc.stdout, 1):
-                if on_progress is not None and lines % PROGRESS_LINES == 0:
-                    on_progress(path, 0, 0, result.packets)
-                cols = line.decode("utf-8", "replace").rstrip("\r\n").split("\t")
-                if every:
-                    # tshark numbers frames from 1 again after each session reset (every
-                    # frame has a line: the read has no display filter)
-                    raw = int(cols[0])
-                    if raw < last:
-                        offset += every
-                    last = raw
-                for rec in parse_frame(cols, offset):
-                    result.packets += 1
-                    yield rec
+            with dog:
+                for lines, line in enumerate(proc.stdout, 1):
+                    dog.progress()
+                    if on_progress is not None and lines % PROGRESS_LINES == 0:
+                        on_progress(path, 0, 0, result.packets)
+                    cols = line.decode("utf-8", "replace").rstrip("\r\n").split("\t")
+                    try:
+                        if every:
+                            # tshark numbers frames from 1 again after each session reset
+                            # (every frame has a line: the read has no display filter)
+                            raw = int(cols[0])
+                            if raw < last:
+                                offset += every
+                            last = raw
+                        recs = parse_frame(cols, offset)
+                    except (ValueError, IndexError):
+                        raise CaptureError(path, f"tshark printed a line the loader cannot "
+                                                 f"read (line {lines}): {line[:80]!r}"
+                                           ) from None
+                    for rec in recs:
+                        result.packets += 1
+                        yield rec
             if cols and cols[0].isdigit():
                 result.last_frame = int(cols[0]) + offset
             if on_progress is not None:
                 on_progress(path, 0, 0, result.packets)
         finally:
             proc.stdout.close()
+            if proc.poll() is None and sys.exc_info()[0] is not None:
+                proc.kill()
             rc = proc.wait()
+        if dog.fired:
+            raise watchdog.TsharkStalled(path, dog.limit)
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
     if rc != 0:
@@ -462,23 +492,24 @@ def _pyshark(path: str, opts: LoadOptions, result: LoadResult, it: object
             yield rec
     except Exception:
         # pyshark hides tshark's stderr; ask tshark what is wrong with the file.
-        proc = subprocess.run(
-            [tshark_info(opts.tshark_path)[0], "-n", "-r", path, "-T", "fields",
-             "-e", "frame.number"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        proc = watchdog.run([tshark_info(opts.tshark_path)[0], "-n", "-r", path, "-T",
+                             "fields", "-e", "frame.number"], path)
         if proc.returncode == 0:
             raise
-        frames = proc.stdout.split()
+        frames = [f for f in proc.stdout.split() if f.isdigit()]
         if frames:
             result.last_frame = int(frames[-1])
-        _classify_failure(path, proc.stderr, result)
+        _classify_failure(path, proc.stderr.decode("utf-8", "replace"), result)
+
+
+def _tshark_words(stderr: str, path: str) -> str:
+    """tshark's message on one line, without the file's name that it quotes (a file named
+    ``truncated.pcap`` must not read as a truncated capture)."""
+    return " ".join(stderr.replace(f'"{path}"', '"FILE"').split())
 
 
 def _classify_failure(path: str, stderr: str, result: LoadResult) -> None:
-    text = " ".join(stderr.split())
+    text = _tshark_words(stderr, path)
     if "cut short in the middle of a packet" in text or "truncated" in text.lower():
         result.truncated_at = result.last_frame
         result.warnings.append(f"truncated after frame {result.last_frame} (the rest is cut off)")

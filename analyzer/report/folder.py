@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +57,43 @@ def diagrams(drawn: Sequence[tuple[ConnectionRecord, list[explain.Step]]]) -> di
     return {rec.uid: explain.render_mermaid(rec, steps) for rec, steps in drawn}
 
 
+@contextlib.contextmanager
+def staged(out_dir: Path) -> Iterator[Path]:
+    """A folder to write the report into, moved into place as ``out_dir`` when the block
+    ends without an error; on an error it is removed and ``out_dir`` is as it was.
+
+    The folder is made beside ``out_dir`` (same file system: the move is a rename). An
+    ``out_dir`` that exists keeps its other files; each of the report's replaces its
+    namesake in one step, so no reader ever sees a half-written file.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(out_dir))
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial",
+                                      dir=out_dir.parent))
+    except OSError as exc:
+        exc.filename = str(out_dir)  # not the staging folder's made-up name
+        raise
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        stage.chmod(0o777 & ~umask)  # mkdtemp's 0700 would become the report folder's
+        yield stage
+        if out_dir.is_dir():
+            for item in sorted(stage.iterdir()):
+                os.replace(item, out_dir / item.name)
+        else:
+            os.rename(stage, out_dir)
+    except OSError as exc:
+        # Name the file as the user knows it, not its place in the staging folder.
+        if exc.filename and Path(exc.filename).is_relative_to(stage):
+            exc.filename = str(out_dir / Path(exc.filename).relative_to(stage))
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def write_report(results: Sequence[CaptureLike], out_dir: Path, *,
                  csv: bool = False, title: str = "pcap-analyzer report",
                  checks: Sequence[dict[str, object]] = (),
@@ -99,11 +140,18 @@ def write_report(results: Sequence[CaptureLike], out_dir: Path, *,
     html_path.write_text(_html(results, connections, http, websockets, title, checks,
                                retrans_threshold, drawn), encoding="utf-8")
     written.append(html_path)
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary and summary_file:
-        with open(summary_file, "a", encoding="utf-8") as fh:
-            fh.write(markdown)
+    if step_summary:
+        append_step_summary(md_path)
     return written
+
+
+def append_step_summary(markdown: Path) -> None:
+    """Append report.md to the file ``GITHUB_STEP_SUMMARY`` names, when it names one (the
+    job summary of a GitHub Actions step)."""
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(markdown.read_text(encoding="utf-8"))
 
 
 def _html(results: Sequence[CaptureLike], connections: pd.DataFrame, http: pd.DataFrame,

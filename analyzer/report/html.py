@@ -91,6 +91,17 @@ def _wbr(text: object, after: str = "_/.-") -> Markup:
     return Markup("<wbr>").join(re.split(f"(?<=[{re.escape(after)}])", str(text)))
 
 
+#: Control characters other than tab and line ends: escaping leaves them in the text, where
+#: they are invisible in a browser and live in a terminal that shows the file.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def inert(document: str) -> str:
+    """The document with every control character from packet data shown as ``\\xNN``
+    (the templates and the charts contain none)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", document)
+
+
 def render_html(connections: pd.DataFrame, http: pd.DataFrame, websockets: pd.DataFrame,
                 summary: pd.DataFrame, captures: list[tuple[str, str]], *,
                 title: str = "pcap-analyzer report", generated: str | None = None,
@@ -150,7 +161,7 @@ def render_html(connections: pd.DataFrame, http: pd.DataFrame, websockets: pd.Da
         "websockets": _ws_rows(websockets, labels, numbers),
         "timeline_max": MAX_TIMELINE,
     }
-    return env.get_template("report.html.j2").render(context)
+    return inert(env.get_template("report.html.j2").render(context))
 
 
 # ---------------------------------------------------------------------------------- cells

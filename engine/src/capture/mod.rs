@@ -54,7 +54,12 @@ pub struct Frame<'a> {
 pub enum CaptureError {
     NotACapture(String),
     Empty,
-    Damaged { after_frame: u64, detail: String },
+    /// The data ends inside the file header (pcap's 24 bytes, pcapng's section header).
+    HeaderCut(String),
+    Damaged {
+        after_frame: u64,
+        detail: String,
+    },
     Io(String),
 }
 
@@ -65,6 +70,7 @@ impl fmt::Display for CaptureError {
                 f.write_str("not a capture file (neither pcap nor pcapng)")
             }
             CaptureError::Empty => f.write_str("empty file (0 bytes), not a capture"),
+            CaptureError::HeaderCut(d) => write!(f, "cut short inside its file header ({d})"),
             CaptureError::Damaged { .. } => f.write_str("damaged or corrupt capture file"),
             CaptureError::Io(e) => write!(f, "cannot read the capture: {e}"),
         }
@@ -77,7 +83,7 @@ impl CaptureError {
     /// The longer explanation (the Display form is one short line).
     pub fn detail(&self) -> &str {
         match self {
-            CaptureError::NotACapture(d) | CaptureError::Io(d) => d,
+            CaptureError::NotACapture(d) | CaptureError::Io(d) | CaptureError::HeaderCut(d) => d,
             CaptureError::Damaged { detail, .. } => detail,
             CaptureError::Empty => "",
         }
@@ -217,6 +223,23 @@ impl Buf {
     }
 }
 
+/// The first four bytes of a pcapng file (a section header block's type).
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+/// Whether `head` (under four bytes) starts a pcap or pcapng magic number.
+fn is_magic_prefix(head: &[u8]) -> bool {
+    let pcap: [[u8; 4]; 4] = [
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+    ];
+    !head.is_empty()
+        && std::iter::once(&PCAPNG_MAGIC)
+            .chain(pcap.iter())
+            .any(|m| m.starts_with(head))
+}
+
 enum Parser {
     Pcap(pcap::PcapState),
     PcapNg(pcapng::PcapNgState),
@@ -265,7 +288,13 @@ impl CaptureReader {
         }
         buf.ensure(4);
         let magic = buf.avail();
-        let format = if magic.len() >= 4 && magic[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+        if magic.len() < 4 && is_magic_prefix(magic) {
+            return Err(CaptureError::HeaderCut(format!(
+                "{} bytes of a magic number",
+                magic.len()
+            )));
+        }
+        let format = if magic.len() >= 4 && magic[..4] == PCAPNG_MAGIC {
             Format::PcapNg
         } else if magic.len() >= 4 && pcap::is_magic(&magic[..4]) {
             Format::Pcap

@@ -30,10 +30,10 @@ pub(crate) struct PcapState {
 impl PcapState {
     pub(crate) fn read_header(buf: &mut Buf) -> Result<Self, CaptureError> {
         if !buf.ensure(HEADER_LEN) {
-            return Err(CaptureError::Damaged {
-                after_frame: 0,
-                detail: "pcap file header cut short".into(),
-            });
+            return Err(CaptureError::HeaderCut(format!(
+                "{} of the pcap header's {HEADER_LEN} bytes",
+                buf.avail().len()
+            )));
         }
         let (_, hdr) = parse_pcap_header(buf.avail())
             .map_err(|e| CaptureError::NotACapture(format!("pcap header: {e:?}")))?;

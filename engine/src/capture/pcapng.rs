@@ -89,7 +89,10 @@ impl PcapNgState {
         // The first block must be a readable section header.
         match st.section_header(buf) {
             Step::Continue => Ok(st),
-            Step::Cut(d) | Step::Damage(d) => Err(CaptureError::Damaged {
+            Step::Cut(d) => Err(CaptureError::HeaderCut(
+                d.trim_start_matches("cut short ").to_string(),
+            )),
+            Step::Damage(d) => Err(CaptureError::Damaged {
                 after_frame: 0,
                 detail: d,
             }),

@@ -358,3 +358,38 @@ fn fuzzish_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_cut_inside_the_pcap_file_header_is_header_cut_at_every_offset() {
+    let header = pcap_header(0xa1b2_c3d4, false, 1);
+    for n in 1..header.len() {
+        let e = reader(header[..n].to_vec()).err().expect("an error");
+        assert!(
+            matches!(e, CaptureError::HeaderCut(_)),
+            "cut at {n}: {e:?}"
+        );
+        assert!(e.to_string().starts_with("cut short inside its file header ("));
+    }
+    // The whole header and nothing else: a valid capture without packets.
+    let mut r = reader(header).expect("a header alone");
+    assert!(all(&mut r).is_empty());
+    assert_eq!(r.truncated_after(), None);
+}
+
+#[test]
+fn a_cut_inside_the_pcapng_section_header_is_header_cut_at_every_offset() {
+    let mut shb = vec![0x0a, 0x0d, 0x0d, 0x0a];
+    shb.extend_from_slice(&28u32.to_le_bytes());
+    shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&u64::MAX.to_le_bytes());
+    shb.extend_from_slice(&28u32.to_le_bytes());
+    for n in 1..shb.len() {
+        let e = reader(shb[..n].to_vec()).err().expect("an error");
+        assert!(
+            matches!(e, CaptureError::HeaderCut(_)),
+            "cut at {n}: {e:?}"
+        );
+    }
+    assert!(reader(shb).is_ok());
+}
