@@ -27,9 +27,13 @@ from analyzer.run import fail, load_rules
 
 EPILOG = """\
 Exit codes: 0 ok; 1 a check rule failed (check, report --rule); 2 usage error (bad
-option, bad display filter, bad rule); 3 input or environment error (missing, empty or
-non-capture file, tshark missing or too old); 4 a truncated capture with --strict.
-A truncated capture is otherwise read up to the cut, with a warning.
+option, bad display filter, bad rule, a --pref or --decode-as tshark rejects); 3 input,
+environment or output error (missing, empty, unreadable or non-capture file, a FIFO,
+tshark missing, too old or stalled, an output that cannot be written); 4 a truncated
+capture with --strict; 70 an internal error (a bug); 130 interrupted. Every error is one
+line on stderr naming the file. A truncated capture is otherwise read up to the cut, with
+a warning. PCAP_ANALYZER_TSHARK_TIMEOUT: seconds without progress before tshark is
+stopped (default 120).
 
 \b
 Examples:
