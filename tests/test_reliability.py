@@ -352,3 +352,11 @@ def test_an_unwritable_home_adds_no_lines_to_stderr(tmp_path: Path) -> None:
              "MPLCONFIGDIR": ""})
     assert done.returncode == 0
     assert done.stderr == ""
+
+
+def test_diff_of_a_capture_with_itself_finds_no_change() -> None:
+    done = cli("diff", str(MIXED), str(MIXED))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "The same server endpoints in both captures." in done.stdout
+    assert "No metric changed." in done.stdout
