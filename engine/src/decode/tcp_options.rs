@@ -91,8 +91,13 @@ pub fn parse(mut b: &[u8]) -> TcpOptions {
             (3, 1) => o.window_scale = Some(body[0].min(MAX_WINDOW_SHIFT)),
             (4, 0) => o.sack_permitted = true,
             (5, n) if n >= 8 => {
-                for block in body.chunks_exact(8).take(MAX_SACK_BLOCKS) {
-                    o.sack[usize::from(o.sack_count)] = (be32(block), be32(&block[4..]));
+                // A header may carry more than one SACK option (never in a sane one): the
+                // first MAX_SACK_BLOCKS blocks in all are kept.
+                for block in body.chunks_exact(8) {
+                    let Some(slot) = o.sack.get_mut(usize::from(o.sack_count)) else {
+                        break;
+                    };
+                    *slot = (be32(block), be32(&block[4..]));
                     o.sack_count += 1;
                 }
             }
@@ -107,6 +112,20 @@ pub fn parse(mut b: &[u8]) -> TcpOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc2018_two_sack_options_keep_the_first_four_blocks_in_all() {
+        // A SACK option with four blocks, then another with one (found by fuzzing: the
+        // fifth block indexed past the array).
+        let mut b = vec![5, 34];
+        for i in 0..8u32 {
+            b.extend_from_slice(&(i + 1).to_be_bytes());
+        }
+        b.extend_from_slice(&[5, 10, 0, 0, 0, 100, 0, 0, 0, 200]);
+        let o = parse(&b);
+        assert_eq!(o.sack_count, 4);
+        assert_eq!(o.sack, [(1, 2), (3, 4), (5, 6), (7, 8)]);
+    }
 
     #[test]
     fn syn_options_of_a_linux_syn() {
