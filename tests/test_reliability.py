@@ -360,3 +360,39 @@ def test_diff_of_a_capture_with_itself_finds_no_change() -> None:
     assert done.stderr == ""
     assert "The same server endpoints in both captures." in done.stdout
     assert "No metric changed." in done.stdout
+
+
+def _pcapng_with_timestamp(units: int) -> bytes:
+    """A pcapng of one TCP SYN whose timestamp is ``units`` microseconds (64 bits)."""
+    import struct
+
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    frame = bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=80,
+                                                                       flags="S"))
+    shb = struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+    idb = struct.pack("<IIHHII", 1, 20, 1, 0, 0, 20)
+    pad = (-len(frame)) % 4
+    length = 32 + len(frame) + pad
+    epb = struct.pack("<IIIIIII", 6, length, 0, units >> 32, units & 0xFFFFFFFF, len(frame),
+                      len(frame)) + frame + bytes(pad) + struct.pack("<I", length)
+    return shb + idb + epb
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_timestamp_beyond_64_bits_of_nanoseconds_is_clamped_alike(engine: str, tmp_path: Path
+                                                              ) -> None:
+    import json
+
+    from analyzer.loader.tshark import parse_epoch_ns
+
+    assert parse_epoch_ns("17956868500.932607550") == 2**63 - 1
+    assert parse_epoch_ns("-1.5") == -1_500_000_000
+    late = tmp_path / "late.pcapng"
+    late.write_bytes(_pcapng_with_timestamp(2**64 - 1))
+    done = cli("--engine", engine, "connections", str(late), "-f", "jsonl", "-q")
+    assert done.returncode == 0, done.stderr
+    (record,) = [json.loads(line) for line in done.stdout.splitlines()]
+    # the tracker clamps to ±2^62 ns (pipeline::MAX_TS_NS), so that timer sums cannot overflow
+    assert (record["first_ts_ns"], record["conn_state"]) == (2**62, "S0")

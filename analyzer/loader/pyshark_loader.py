@@ -69,6 +69,7 @@ from analyzer.loader.tshark import (
     LEAN_ARGS,
     TUNNEL_ARGS,
     TUNNEL_PROTOCOLS,
+    parse_epoch_ns,
     parse_frame,
     parse_http,
     parse_ws,
@@ -123,7 +124,6 @@ _FIELDS_ESCAPES = str.maketrans({"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\
 #: (``PROTO_CHECKSUM_E_BAD``; 1 = good, 2 = unverified, 3 = not present).
 _CHECKSUM_BAD = "0"
 
-_NS_PER_S = 1_000_000_000
 
 
 def iter_packets_pyshark(
@@ -494,19 +494,6 @@ def _close_capture(capture: Any, *, reraise: bool) -> None:
         capture.close()
         if reraise:
             raise
-
-
-def parse_epoch_ns(text: str) -> int:
-    """``"1700000000.000001000"`` -> ``1700000000000001000`` (exact, no float on the way)."""
-    text = text.strip()
-    negative = text.startswith("-")
-    if negative or text.startswith("+"):
-        text = text[1:]
-    seconds, _, fraction = text.partition(".")
-    if not (seconds or fraction) or not (seconds + fraction).isdigit():
-        raise ValueError(f"not an epoch timestamp: {text!r}")
-    nanos = int(seconds or "0") * _NS_PER_S + int((fraction[:9]).ljust(9, "0"))
-    return -nanos if negative else nanos
 
 
 def _innermost_ip_version(protocols: list[str]) -> int | None:

@@ -542,6 +542,22 @@ TUNNEL_PROTOCOLS = {"vxlan": "VXLAN", "geneve": "GENEVE", "gtp": "GTPv1", "tered
 _LAYERED = re.compile("icmp|" + "|".join(TUNNEL_PROTOCOLS))
 
 
+def parse_epoch_ns(text: str) -> int:
+    """``"1700000000.000001000"`` -> ``1700000000000001000`` (exact, no float on the way),
+    saturating at the bounds of a 64-bit count as the native engine's reader does (a damaged
+    timestamp can lie centuries ahead). Raises ValueError for text that is no timestamp."""
+    text = text.strip()
+    negative = text.startswith("-")
+    if negative or text.startswith("+"):
+        text = text[1:]
+    seconds, _, fraction = text.partition(".")
+    if not (seconds or fraction) or not (seconds + fraction).isdigit():
+        raise ValueError(f"not an epoch timestamp: {text!r}")
+    nanos = int(seconds or "0") * 1_000_000_000 + int((fraction[:9]).ljust(9, "0"))
+    nanos = -nanos if negative else nanos
+    return max(-(2**63), min(nanos, 2**63 - 1))
+
+
 def parse_frame(c: list[str], frame_offset: int = 0) -> list[PacketRecord]:
     """One ``-T fields`` line -> the packets it holds, as the native engine sees them: a
     plain TCP/UDP packet; an ICMP message (never the header it quotes); or, for a tunnel,
@@ -577,8 +593,7 @@ def _layers(c: list[str], frame_offset: int) -> list[PacketRecord]:
             break  # what follows is the header an ICMP error quotes
         elif tok in TUNNEL_PROTOCOLS:
             levels[-1]["kind"] = TUNNEL_PROTOCOLS[tok]
-    sec, _, frac = c[1].partition(".")
-    ts = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+    ts = parse_epoch_ns(c[1])
     frame = int(c[0]) + frame_offset
     captured = int(c[3]) >= int(c[2])
     out: list[PacketRecord] = []
@@ -727,8 +742,7 @@ def parse_fields(c: list[str], frame_offset: int = 0) -> PacketRecord | None:
         ver, src, dst, ip_len = 4, c[5], c[6], int(c[7] or 0)
         if c[50]:
             ip_len = int(_last(c[50])) + int(_last(c[42]) or 20)
-    sec, _, frac = c[1].partition(".")
-    ts = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+    ts = parse_epoch_ns(c[1])
     captured = int(c[3]) >= int(c[2])
     ip_bad = ver == 4 and _last(c[41]) == "0"
     if is_tcp:
