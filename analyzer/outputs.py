@@ -302,7 +302,9 @@ def _explain(fmt: str) -> Writer:
         try:
             number, record = ex.choose([r for res in results for r in res.records], job.conn)
         except SelectionError as exc:
-            err(ex.selection_error(exc, [str(c) for c in job.captures]))
+            # the error line, then the candidates one per line
+            for line in ex.selection_error(exc, [str(c) for c in job.captures]).splitlines():
+                err(line)
             return EXIT_USAGE if job.conn else EXIT_INPUT
         try:
             packets = connection_packets(record, job.opts.load_options(session_reset=0))

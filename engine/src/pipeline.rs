@@ -11,29 +11,45 @@ use crate::flow::icmp::IcmpFlow;
 use crate::flow::udp::UdpFlow;
 use crate::flow::{make_uid, Flow, FlowKey, FlowTable, Timeouts};
 use crate::record::{self, ConnectionRecord};
+use crate::tcp::first::FirstSegment;
 use crate::tcp::TcpConnection;
 
-/// One entry of the connection table.
+/// One entry of the connection table (boxed, so that an entry costs what its protocol's
+/// connection needs).
 pub enum Conn {
     Tcp(Box<TcpConnection>),
-    Udp(UdpFlow),
-    Icmp(IcmpFlow),
+    /// A TCP connection of one segment, kept as its header
+    /// ([`TrackerOptions::compact_first_segments`]); unpacked into a `Tcp` when the next
+    /// segment comes.
+    TcpFirst(Box<FirstSegment>),
+    Udp(Box<UdpFlow>),
+    Icmp(Box<IcmpFlow>),
 }
 
 impl Conn {
-    fn uid(&self) -> &str {
+    fn uid(&self) -> String {
         match self {
-            Conn::Tcp(c) => &c.uid,
-            Conn::Udp(f) => &f.uid,
-            Conn::Icmp(f) => &f.uid,
+            Conn::Tcp(c) => c.uid(),
+            Conn::TcpFirst(f) => f.uid(),
+            Conn::Udp(f) => f.uid.clone(),
+            Conn::Icmp(f) => f.uid.clone(),
+        }
+    }
+
+    /// A connection kept as its first segment becomes the connection it is.
+    fn unpack(&mut self) {
+        if let Conn::TcpFirst(f) = self {
+            *self = Conn::Tcp(Box::new(f.to_connection()));
         }
     }
 
     fn tunnel_parents(&mut self) -> &mut Vec<String> {
+        self.unpack();
         match self {
-            Conn::Tcp(c) => &mut c.tunnel_parents,
+            Conn::Tcp(c) => &mut c.extra().tunnel_parents,
             Conn::Udp(f) => &mut f.tunnel_parents,
             Conn::Icmp(f) => &mut f.tunnel_parents,
+            Conn::TcpFirst(_) => unreachable!("unpacked above"),
         }
     }
 
@@ -41,16 +57,19 @@ impl Conn {
     fn first(&self) -> (i64, u64) {
         match self {
             Conn::Tcp(c) => (c.first_ns, c.first_frame),
+            Conn::TcpFirst(f) => f.first(),
             Conn::Udp(f) => (f.counts.first_ns, f.counts.first_frame),
             Conn::Icmp(f) => (f.counts.first_ns, f.counts.first_frame),
         }
     }
 
     fn history(&mut self) -> &mut crate::flow::history::HistoryLog {
+        self.unpack();
         match self {
             Conn::Tcp(c) => &mut c.history,
             Conn::Udp(f) => &mut f.history,
             Conn::Icmp(f) => &mut f.history,
+            Conn::TcpFirst(_) => unreachable!("unpacked above"),
         }
     }
 }
@@ -105,6 +124,7 @@ impl Flow for Conn {
     fn expired(&mut self, now_ns: i64) -> bool {
         match self {
             Conn::Tcp(c) => c.expired(now_ns),
+            Conn::TcpFirst(f) => f.expired(now_ns),
             Conn::Udp(f) => f.expired(now_ns),
             Conn::Icmp(f) => f.expired(now_ns),
         }
@@ -113,9 +133,14 @@ impl Flow for Conn {
     fn is_reuse(&self, p: &Packet<'_>) -> bool {
         match self {
             Conn::Tcp(c) => c.is_reuse(p),
+            Conn::TcpFirst(f) => f.is_reuse(p),
             Conn::Udp(f) => f.is_reuse(p),
             Conn::Icmp(f) => f.is_reuse(p),
         }
+    }
+
+    fn prepare(&mut self) {
+        self.unpack();
     }
 }
 
@@ -149,6 +174,12 @@ pub struct TrackerOptions {
     /// fragments is in its last fragment's frame; a tunnel's outer flow is kept only if one
     /// of its own packets is selected.
     pub select_frames: Option<std::sync::Arc<[u64]>>,
+    /// Keep a TCP connection that has sent one segment as that segment's header until
+    /// the next one comes (its record is the same; a SYN flood then costs a fraction of
+    /// the memory). Its state cannot be looked at meanwhile ([`Tracker::connection`] shows
+    /// it as [`Conn::TcpFirst`]), so the step-by-step views leave it off; [`CaptureRun`]
+    /// turns it on.
+    pub compact_first_segments: bool,
 }
 
 /// A set of frame numbers, asked about in (mostly) ascending order: sorted, with a cursor,
@@ -200,14 +231,36 @@ pub struct Placement {
     pub from_orig: bool,
 }
 
+/// A connection's start: its first packet's time, that packet's frame, its id. Records go
+/// out in this order (ids are unique, so no two connections share a key).
+pub type StartKey = (i64, u64, u64);
+
 /// Feed packets in capture order; take records as connections finish.
 pub struct Tracker {
-    table: FlowTable<Entry>,
+    /// The open connections. Boxed, so that a slot of the table (which has up to twice as
+    /// many slots as connections) costs a pointer, not a connection.
+    table: FlowTable<Box<Entry>>,
     opts: TrackerOptions,
-    done: Vec<Entry>,
+    /// `opts.timeouts`, shared by the TCP connections.
+    timeouts: std::sync::Arc<crate::flow::Timeouts>,
+    /// Connections over, as they left the table (boxed there; moved, not copied).
+    #[allow(clippy::vec_box)]
+    done: Vec<Box<Entry>>,
+    /// After [`Tracker::finish_in_order`]: the connections still open at the end, latest
+    /// start first (the next to finish is the last), each finished into its record only
+    /// when it is taken, so that the end of a capture never holds a record of every open
+    /// connection at once.
+    closing: Vec<(StartKey, Box<Entry>)>,
     next_id: u64,
     /// `opts.select_frames`, with its cursor.
     selection: Option<FrameSelection>,
+}
+
+impl Entry {
+    fn start_key(&self) -> StartKey {
+        let (ts, frame) = self.conn.first();
+        (ts, frame, self.id)
+    }
 }
 
 impl Flow for Entry {
@@ -216,6 +269,9 @@ impl Flow for Entry {
     }
     fn is_reuse(&self, p: &Packet<'_>) -> bool {
         self.conn.is_reuse(p)
+    }
+    fn prepare(&mut self) {
+        self.conn.prepare();
     }
 }
 
@@ -235,8 +291,10 @@ impl Tracker {
         let selection = opts.select_frames.as_deref().map(FrameSelection::new);
         Tracker {
             table,
+            timeouts: std::sync::Arc::new(opts.timeouts),
             opts,
             done: Vec::new(),
+            closing: Vec::new(),
             next_id: 0,
             selection,
         }
@@ -259,7 +317,7 @@ impl Tracker {
                         (t.outer_dst, t.outer_dport),
                     );
                     if let Some(e) = self.table.table.get(&outer) {
-                        return e.conn.uid().to_owned();
+                        return e.conn.uid();
                     }
                 }
                 ip_tunnel_uid(t.kind, t.outer_src, t.outer_dst)
@@ -296,16 +354,18 @@ impl Tracker {
             Some(s) => s.contains(p.frame),
             None => true,
         };
-        let (opts, next_id) = (&self.opts, &mut self.next_id);
-        let entry = self
-            .table
-            .table
-            .entry(key)
-            .or_insert_with(|| new_entry(p, opts, next_id, &stack));
+        let (opts, next_id, t) = (&self.opts, &mut self.next_id, &self.timeouts);
+        let mut created = false;
+        let entry = self.table.table.entry(key).or_insert_with(|| {
+            created = true;
+            Box::new(new_entry(p, opts, t, next_id, &stack))
+        });
         entry.selected |= hit;
         let id = entry.id;
         check_encapsulation(entry, stack);
         let conn = &mut entry.conn;
+        // The table's lookup unpacked a connection kept as its first segment.
+        conn.unpack();
         let from_orig = match conn {
             Conn::Tcp(c) => {
                 let from_orig = c.feed(p);
@@ -316,7 +376,11 @@ impl Tracker {
             }
             Conn::Udp(f) => f.feed(p),
             Conn::Icmp(f) => f.feed(p),
+            Conn::TcpFirst(_) => unreachable!("unpacked above"),
         };
+        if created && opts.compact_first_segments && matches!(entry.app, AppSlot::Untried) {
+            compact(&mut entry.conn, p);
+        }
         self.table.tick(&mut self.done);
         Placement { id, from_orig }
     }
@@ -324,37 +388,63 @@ impl Tracker {
     /// Records of the connections finished so far (with a frame selection, of those with
     /// a packet in a selected frame; the others are dropped here).
     pub fn take_records(&mut self) -> Vec<ConnectionRecord> {
+        let no_details = self.opts.no_app_details;
         self.done
             .drain(..)
             .filter(|e| e.selected)
-            .map(|e| {
-                let mut r = to_record(e.id, e.conn, e.app);
-                if self.opts.no_app_details {
-                    r.transactions = Vec::new();
-                    r.websockets = Vec::new();
-                }
-                r
-            })
+            .map(|e| entry_record(*e, no_details))
             .collect()
     }
 
     /// End of capture: every connection still open is finished with its state now.
     pub fn finish(&mut self) {
         self.table.drain(&mut self.done);
+        self.done
+            .extend(self.closing.drain(..).rev().map(|(_, e)| e));
+    }
+
+    /// End of capture, in start order and one record at a time: the connections still
+    /// open leave the table (those outside a frame selection are dropped), and each is
+    /// finished with its state now when [`take_closing`](Self::take_closing) takes it.
+    /// The records are those [`finish`](Self::finish) gives: nothing changes a connection
+    /// after the last packet, whenever its record is made.
+    pub fn finish_in_order(&mut self) {
+        let table = std::mem::take(&mut self.table.table);
+        self.closing.extend(
+            table
+                .into_values()
+                .filter(|e| e.selected)
+                .map(|e| (e.start_key(), e)),
+        );
+        self.closing
+            .sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
+    }
+
+    /// The start of the next connection [`take_closing`](Self::take_closing) finishes.
+    pub fn next_closing_key(&self) -> Option<StartKey> {
+        self.closing.last().map(|(k, _)| *k)
+    }
+
+    /// The record of the earliest-starting connection left by
+    /// [`finish_in_order`](Self::finish_in_order).
+    pub fn take_closing(&mut self) -> Option<ConnectionRecord> {
+        let (_, e) = self.closing.pop()?;
+        if self.closing.len() < self.closing.capacity() / 4 {
+            self.closing.shrink_to_fit();
+        }
+        Some(entry_record(*e, self.opts.no_app_details))
+    }
+
+    /// Connections left by [`finish_in_order`](Self::finish_in_order) not yet taken.
+    pub fn closing(&self) -> usize {
+        self.closing.len()
     }
 
     /// The smallest start key (first packet's time, its frame, connection id) of the
     /// connections still open: no record still to come starts before it, except one of a
     /// connection not yet seen.
-    pub fn min_open_key(&self) -> Option<(i64, u64, u64)> {
-        self.table
-            .table
-            .values()
-            .map(|e| {
-                let (ts, frame) = e.conn.first();
-                (ts, frame, e.id)
-            })
-            .min()
+    pub fn min_open_key(&self) -> Option<StartKey> {
+        self.table.table.values().map(|e| e.start_key()).min()
     }
 
     /// The newest packet's time.
@@ -374,12 +464,23 @@ impl Tracker {
 
 /// A new connection for the packet that starts it, named by the tracker's next id; its
 /// first encapsulation is its first tunnel parent.
-fn new_entry(p: &Packet<'_>, opts: &TrackerOptions, next_id: &mut u64, stack: &[String]) -> Entry {
+fn new_entry(
+    p: &Packet<'_>,
+    opts: &TrackerOptions,
+    timeouts: &std::sync::Arc<crate::flow::Timeouts>,
+    next_id: &mut u64,
+    stack: &[String],
+) -> Entry {
     let (t, cc) = (&opts.timeouts, opts.check_checksums);
     let mut conn = match p.proto {
-        Transport::Tcp => Conn::Tcp(Box::new(TcpConnection::new(p, t, cc, opts.keep_frames))),
-        Transport::Udp => Conn::Udp(UdpFlow::new(p, t, cc)),
-        Transport::Icmp => Conn::Icmp(IcmpFlow::new(p, t, cc)),
+        Transport::Tcp => Conn::Tcp(Box::new(TcpConnection::new(
+            p,
+            timeouts,
+            cc,
+            opts.keep_frames,
+        ))),
+        Transport::Udp => Conn::Udp(Box::new(UdpFlow::new(p, t, cc))),
+        Transport::Icmp => Conn::Icmp(Box::new(IcmpFlow::new(p, t, cc))),
     };
     if let Some(uid) = stack.last() {
         conn.tunnel_parents().push(uid.clone());
@@ -393,6 +494,17 @@ fn new_entry(p: &Packet<'_>, opts: &TrackerOptions, next_id: &mut u64, stack: &[
         changes_exceeded: false,
         app: AppSlot::Untried,
         selected: false,
+    }
+}
+
+/// Keep a TCP connection that has seen one segment (`p`) as that segment's header, when
+/// it can be rebuilt from it.
+fn compact(conn: &mut Conn, p: &Packet<'_>) {
+    let Conn::Tcp(c) = conn else {
+        return;
+    };
+    if let Some(f) = FirstSegment::keep(p, c) {
+        *conn = Conn::TcpFirst(Box::new(f));
     }
 }
 
@@ -483,11 +595,23 @@ fn check_encapsulation(entry: &mut Entry, stack: Vec<String>) {
     entry.stack = stack;
 }
 
+/// A finished connection's record (without the HTTP transactions and WebSocket sessions
+/// when `no_app_details`).
+fn entry_record(e: Entry, no_app_details: bool) -> ConnectionRecord {
+    let mut r = to_record(e.id, e.conn, e.app);
+    if no_app_details {
+        r.transactions = Vec::new();
+        r.websockets = Vec::new();
+    }
+    r
+}
+
 fn to_record(id: u64, c: Conn, app: AppSlot) -> ConnectionRecord {
     match c {
         Conn::Tcp(c) => record::from_tcp(id, *c, app.finish()),
-        Conn::Udp(f) => record::from_udp(id, f),
-        Conn::Icmp(f) => record::from_icmp(id, f),
+        Conn::TcpFirst(f) => record::from_tcp(id, f.to_connection(), app.finish()),
+        Conn::Udp(f) => record::from_udp(id, *f),
+        Conn::Icmp(f) => record::from_icmp(id, *f),
     }
 }
 
@@ -515,7 +639,7 @@ impl std::fmt::Display for RunError {
 struct Pending(Box<ConnectionRecord>);
 
 impl Pending {
-    fn key(&self) -> (i64, u64, u64) {
+    fn key(&self) -> StartKey {
         (self.0.first_ts_ns, self.0.first_frame, self.0.id)
     }
 }
@@ -545,7 +669,10 @@ pub const RELEASE_EVERY: u64 = 65_536;
 /// Records come out in start order (first packet's time, then frame), as soon as no
 /// connection still open, nor one still to come, can start before them: memory follows the
 /// open connections. (A capture whose clock runs backwards can start a later connection
-/// before one already handed out; records then leave in the order they could.)
+/// before one already handed out; records then leave in the order they could.) At the end
+/// of the capture the connections still open are finished a batch at a time, as the
+/// records are taken ([`Tracker::finish_in_order`]), merged in start order with the
+/// records already waiting.
 pub struct CaptureRun {
     reader: crate::capture::CaptureReader,
     decoder: crate::decode::Decoder,
@@ -556,6 +683,16 @@ pub struct CaptureRun {
     pending: std::collections::BinaryHeap<Pending>,
     since_release: u64,
     release_every: u64,
+    /// Finish every connection at the end at once, as [`Tracker::finish`] does (the
+    /// reference the lazy end is tested against).
+    eager_finish: bool,
+    /// The start before which waiting records may go, as last worked out, and the frames
+    /// read then (it changes only when a frame is read).
+    mark: Option<(u64, StartKey)>,
+    /// The last release stopped at its limit with records that may go still waiting:
+    /// the next step hands them out before it reads on (a sweep can finish tens of
+    /// thousands of connections at once; they must not wait for frames to be read).
+    held: bool,
 }
 
 impl CaptureRun {
@@ -566,13 +703,26 @@ impl CaptureRun {
         CaptureRun {
             reader,
             decoder,
-            tracker: Tracker::new(opts),
+            tracker: Tracker::new(TrackerOptions {
+                compact_first_segments: true,
+                ..opts
+            }),
             packets: 0,
             finished: false,
             pending: std::collections::BinaryHeap::new(),
             since_release: 0,
             release_every: RELEASE_EVERY,
+            eager_finish: false,
+            mark: None,
+            held: false,
         }
+    }
+
+    /// Finish every open connection into its record at once when the capture ends (the
+    /// order and records are the same; only the memory differs).
+    pub fn with_eager_finish(mut self) -> Self {
+        self.eager_finish = true;
+        self
     }
 
     /// Look for records to hand out every `frames` frames instead of [`RELEASE_EVERY`].
@@ -605,12 +755,13 @@ impl CaptureRun {
 
     /// The capture is read and every record handed out.
     pub fn is_finished(&self) -> bool {
-        self.finished && self.pending.is_empty()
+        self.finished && self.pending.is_empty() && self.tracker.closing() == 0
     }
 
-    /// Records waiting for an earlier-starting connection to finish.
+    /// Records waiting for an earlier-starting connection to finish (at the end, with the
+    /// connections still to be finished).
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.tracker.closing()
     }
 
     /// Move finished records to the waiting heap and hand out, in start order, those that
@@ -627,17 +778,41 @@ impl CaptureRun {
         let mark = if self.finished {
             None
         } else {
-            let next = (self.tracker.now_ns(), self.reader.frames_read() + 1, 0);
-            Some(self.tracker.min_open_key().map_or(next, |k| k.min(next)))
+            let frames = self.reader.frames_read();
+            Some(match self.mark {
+                Some((at, m)) if at == frames => m,
+                _ => {
+                    let next = (self.tracker.now_ns(), frames + 1, 0);
+                    let m = self.tracker.min_open_key().map_or(next, |k| k.min(next));
+                    self.mark = Some((frames, m));
+                    m
+                }
+            })
         };
-        while let Some(top) = self.pending.peek() {
-            if out.len() >= limit || mark.is_some_and(|m| top.key() >= m) {
+        self.held = false;
+        while out.len() < limit {
+            let waiting = self.pending.peek().map(Pending::key);
+            let closing = self.tracker.next_closing_key();
+            // The connections still open at the end wait in start order, as the heap's
+            // records do: the smaller start of the two goes first.
+            if closing.is_some_and(|c| waiting.is_none_or(|w| c < w)) {
+                if let Some(r) = self.tracker.take_closing() {
+                    out.push(r);
+                }
+                continue;
+            }
+            if waiting.is_none_or(|w| mark.is_some_and(|m| w >= m)) {
                 break;
             }
             if let Some(Pending(r)) = self.pending.pop() {
                 out.push(*r);
             }
         }
+        self.held = !self.finished
+            && self
+                .pending
+                .peek()
+                .is_some_and(|top| mark.is_some_and(|m| top.key() < m));
         if self.pending.is_empty() {
             self.pending.shrink_to_fit();
         }
@@ -653,12 +828,19 @@ impl CaptureRun {
     ) -> Result<Vec<ConnectionRecord>, RunError> {
         let mut frames = 0u64;
         let mut out = Vec::new();
+        if self.held {
+            self.release(&mut out, min_records);
+        }
         while !self.finished && out.len() < min_records && frames < max_frames {
             let frame = match self.reader.next_frame() {
                 Ok(Some(f)) => f,
                 Ok(None) => {
                     self.finished = true;
-                    self.tracker.finish();
+                    if self.eager_finish {
+                        self.tracker.finish();
+                    } else {
+                        self.tracker.finish_in_order();
+                    }
                     break;
                 }
                 Err(e) => {
@@ -864,3 +1046,7 @@ mod selection_tests {
         assert!(run(Some(&[])).is_empty());
     }
 }
+
+#[cfg(test)]
+#[path = "drain_tests.rs"]
+mod drain_tests;

@@ -91,19 +91,22 @@ pub fn from_tcp(id: u64, c: TcpConnection, app: Option<AppResult>) -> Connection
     };
     let handshake = outcome::handshake(cs, ss);
     let (valid, rtt) = outcome::handshake_validity(handshake, cs, ss);
-    let any_rst = c.first_rst.is_some();
-    let fin_sides = usize::from(c.fins.contains(&0)) + usize::from(c.fins.contains(&1));
+    let first_rst = c.first_rst.map(usize::from);
+    let any_rst = first_rst.is_some();
+    let fin_sides = usize::from(c.fins.contains(0)) + usize::from(c.fins.contains(1));
     let closer = outcome::closer(
-        c.fins.first().map(|&s| role(s)),
+        c.fins.first().map(role),
         c.simultaneous_close,
-        c.first_rst.map(role),
+        first_rst.map(role),
         handshake,
     );
     let history = c.history.as_string();
-    let duration = positive(c.zeek_last_ns - c.start_ns);
+    let uid = c.uid();
+    let duration = positive(c.zeek_last_ns - c.first_ns);
     let app = app.unwrap_or_default();
     let health = HealthFigures::of(&c.health, o, c.last_ns - c.first_ns);
-    let mut anomalies = c.anomalies;
+    let extra = c.extra.map(|x| *x).unwrap_or_default();
+    let mut anomalies = extra.anomalies;
     anomalies.extend(
         app.anomalies
             .iter()
@@ -111,7 +114,7 @@ pub fn from_tcp(id: u64, c: TcpConnection, app: Option<AppResult>) -> Connection
     );
     ConnectionRecord {
         id,
-        uid: c.uid.clone(),
+        uid,
         proto: Transport::Tcp,
         ip_version: c.ip_version,
         client: cs.endpoint(),
@@ -125,7 +128,7 @@ pub fn from_tcp(id: u64, c: TcpConnection, app: Option<AppResult>) -> Connection
         syn_retransmissions: cs.syn_count,
         end: Some(outcome::end(any_rst, fin_sides)),
         closer: closer.map(Role::as_str),
-        rst_by: c.first_rst.map(|s| role(s).as_str()),
+        rst_by: first_rst.map(|s| role(s).as_str()),
         client_state: Some(cs.rfc.as_str()),
         server_state: Some(ss.rfc.as_str()),
         time_wait: outcome::time_wait(cs.rfc, ss.rfc).map(Role::as_str),
@@ -147,8 +150,8 @@ pub fn from_tcp(id: u64, c: TcpConnection, app: Option<AppResult>) -> Connection
         last_frame: c.last_frame,
         zeek_flipped: false,
         anomalies,
-        tunnel_parents: sorted(c.tunnel_parents),
-        frames: c.frames,
+        tunnel_parents: sorted(extra.tunnel_parents),
+        frames: c.frames.map(|f| *f),
         http_requests: app.http_requests,
         http_responses: app.http_responses,
         websocket: app.websocket,

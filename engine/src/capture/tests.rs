@@ -364,11 +364,10 @@ fn a_cut_inside_the_pcap_file_header_is_header_cut_at_every_offset() {
     let header = pcap_header(0xa1b2_c3d4, false, 1);
     for n in 1..header.len() {
         let e = reader(header[..n].to_vec()).err().expect("an error");
-        assert!(
-            matches!(e, CaptureError::HeaderCut(_)),
-            "cut at {n}: {e:?}"
-        );
-        assert!(e.to_string().starts_with("cut short inside its file header ("));
+        assert!(matches!(e, CaptureError::HeaderCut(_)), "cut at {n}: {e:?}");
+        assert!(e
+            .to_string()
+            .starts_with("cut short inside its file header ("));
     }
     // The whole header and nothing else: a valid capture without packets.
     let mut r = reader(header).expect("a header alone");
@@ -386,10 +385,7 @@ fn a_cut_inside_the_pcapng_section_header_is_header_cut_at_every_offset() {
     shb.extend_from_slice(&28u32.to_le_bytes());
     for n in 1..shb.len() {
         let e = reader(shb[..n].to_vec()).err().expect("an error");
-        assert!(
-            matches!(e, CaptureError::HeaderCut(_)),
-            "cut at {n}: {e:?}"
-        );
+        assert!(matches!(e, CaptureError::HeaderCut(_)), "cut at {n}: {e:?}");
     }
     assert!(reader(shb).is_ok());
 }

@@ -7,30 +7,21 @@
 //! `S H F R` again only when the sequence number differs from the last packet with that
 //! flag; `C G T W` at the 1st, 10th, 100th... time.
 
-/// Zeek `ScaledHistoryEntry`: a letter at the 1st, 10th, 100th ... occurrence.
-#[derive(Clone, Debug)]
+/// Zeek `ScaledHistoryEntry`: a letter at the 1st, 10th, 100th ... occurrence (the count
+/// alone: the next threshold is the power of ten it has not passed).
+#[derive(Clone, Debug, Default)]
 pub struct Scaled {
     count: u64,
-    threshold: u64,
-}
-
-impl Default for Scaled {
-    fn default() -> Self {
-        Scaled {
-            count: 0,
-            threshold: 1,
-        }
-    }
 }
 
 impl Scaled {
     pub fn hit(&mut self) -> bool {
         self.count += 1;
-        if self.count == self.threshold {
-            self.threshold = self.threshold.saturating_mul(10);
-            return true;
+        let mut n = self.count;
+        while n.is_multiple_of(10) {
+            n /= 10;
         }
-        false
+        n == 1
     }
 }
 

@@ -129,6 +129,21 @@ pub trait Flow {
     fn expired(&mut self, now_ns: i64) -> bool;
     /// Zeek `IsReuse`: does this packet start a new connection on the same key?
     fn is_reuse(&self, p: &Packet<'_>) -> bool;
+    /// A packet of this connection is about to be looked at (a connection kept compactly
+    /// unpacks itself here).
+    fn prepare(&mut self) {}
+}
+
+impl<T: Flow + ?Sized> Flow for Box<T> {
+    fn expired(&mut self, now_ns: i64) -> bool {
+        (**self).expired(now_ns)
+    }
+    fn is_reuse(&self, p: &Packet<'_>) -> bool {
+        (**self).is_reuse(p)
+    }
+    fn prepare(&mut self) {
+        (**self).prepare();
+    }
 }
 
 /// FxHash-style hasher: flow keys are not attacker-chosen hash-flooding targets worth a
@@ -198,7 +213,10 @@ impl<C: Flow> FlowTable<C> {
         }
         let key = FlowKey::of(p);
         let over = match self.table.get_mut(&key) {
-            Some(c) => c.expired(p.ts_ns) || c.is_reuse(p),
+            Some(c) => {
+                c.prepare();
+                c.expired(p.ts_ns) || c.is_reuse(p)
+            }
             None => false,
         };
         if over {

@@ -14,6 +14,7 @@
 //! starts one (see `zeek.rs`).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::decode::flags::{ACK, FIN, RST, SYN};
 use crate::decode::Packet;
@@ -31,9 +32,8 @@ pub struct Side {
     pub z: ZeekEndpoint,
     pub rfc: TcpState,
     pub packets: u64,
-    /// Payload bytes sent, each counted once (relative to `data_base`).
-    pub data: IntervalSet,
-    pub data_base: Option<u32>,
+    /// Payload bytes sent, each counted once.
+    pub data: SentBytes,
     /// The sequence number just past this side's FIN.
     pub fin_next: Option<u32>,
     pub fin_frame: Option<u64>,
@@ -57,8 +57,7 @@ impl Side {
             z: ZeekEndpoint::new(is_orig),
             rfc: TcpState::Closed,
             packets: 0,
-            data: IntervalSet::default(),
-            data_base: None,
+            data: SentBytes::default(),
             fin_next: None,
             fin_frame: None,
             syn_isn: None,
@@ -75,6 +74,27 @@ impl Side {
 
     pub fn endpoint(&self) -> Endpoint {
         (self.addr, self.port)
+    }
+}
+
+/// The payload bytes one side sent, each counted once despite retransmissions: sequence
+/// space relative to the first payload's start (made at the first payload).
+#[derive(Clone, Debug, Default)]
+pub struct SentBytes(Option<Box<(u32, IntervalSet)>>);
+
+impl SentBytes {
+    /// `len` bytes from sequence number `start`.
+    pub fn add(&mut self, start: u32, len: u32) {
+        let (base, set) = &mut **self
+            .0
+            .get_or_insert_with(|| Box::new((start, IntervalSet::default())));
+        let rel = seq_delta(start, *base);
+        set.add(rel, rel + i64::from(len));
+    }
+
+    /// Bytes counted.
+    pub fn total(&self) -> i64 {
+        self.0.as_ref().map_or(0, |b| b.1.total())
     }
 }
 
@@ -152,7 +172,8 @@ impl IntervalSet {
 /// A TCP connection, fed one packet at a time by the tracker.
 #[derive(Debug)]
 pub struct TcpConnection {
-    pub t: Timeouts,
+    /// Zeek's timer constants, shared by every connection of a tracker.
+    pub t: Arc<Timeouts>,
     pub check_checksums: bool,
     /// Side 0 sent the first packet; side 1 received it.
     pub sides: [Side; 2],
@@ -161,15 +182,15 @@ pub struct TcpConnection {
     pub history: HistoryLog,
     pub client_inferred: bool,
     pub ip_version: u8,
-    pub uid: String,
+    /// The first packet's time (Zeek's `start_time`; with side 0's and side 1's endpoints,
+    /// the uid's input).
     pub first_ns: i64,
     pub last_ns: i64,
     pub zeek_last_ns: i64,
-    pub start_ns: i64,
     pub first_frame: u64,
     pub last_frame: u64,
     /// Every frame number of this connection, when the caller asked to keep them.
-    pub frames: Option<Vec<u32>>,
+    pub frames: Option<Box<Vec<u32>>>,
     pub is_partial: bool,
     pub first_seen_orig: bool,
     pub first_seen_resp: bool,
@@ -178,15 +199,49 @@ pub struct TcpConnection {
     pub inactivity: i64,
     pub removed: bool,
     /// The sides that sent a FIN, in order.
-    pub fins: Vec<usize>,
+    pub fins: FinOrder,
     pub simultaneous_close: bool,
-    pub first_rst: Option<usize>,
-    pub anomalies: Vec<String>,
-    pub tunnel_parents: Vec<String>,
+    /// The side that sent the first RST.
+    pub first_rst: Option<u8>,
+    /// Anomalies and tunnel parents, which most connections never have.
+    pub extra: Option<Box<Extra>>,
     /// Retransmissions, windows and round trips, per side (tcptrace's view).
     pub health: Health,
     /// What the last segment fed was, for the ladder.
     pub last_marks: Marks,
+}
+
+/// The sides (0, 1) that sent a FIN, in the order they did, each at most once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FinOrder {
+    sides: [u8; 2],
+    len: u8,
+}
+
+impl FinOrder {
+    pub fn first(&self) -> Option<usize> {
+        (self.len > 0).then(|| usize::from(self.sides[0]))
+    }
+
+    pub fn contains(&self, side: usize) -> bool {
+        self.sides[..usize::from(self.len)]
+            .iter()
+            .any(|&s| usize::from(s) == side)
+    }
+
+    fn push(&mut self, side: usize) {
+        if usize::from(self.len) < self.sides.len() && !self.contains(side) {
+            self.sides[usize::from(self.len)] = u8::from(side == 1);
+            self.len += 1;
+        }
+    }
+}
+
+/// What few connections have, kept apart so that the others do not pay for it.
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    pub anomalies: Vec<String>,
+    pub tunnel_parents: Vec<String>,
 }
 
 /// The header facts the health view reads.
@@ -217,7 +272,12 @@ pub fn flip_at_creation(flags: u8, sport: u16, dport: u16) -> bool {
 }
 
 impl TcpConnection {
-    pub fn new(p: &Packet<'_>, t: &Timeouts, check_checksums: bool, keep_frames: bool) -> Self {
+    pub fn new(
+        p: &Packet<'_>,
+        t: &Arc<Timeouts>,
+        check_checksums: bool,
+        keep_frames: bool,
+    ) -> Self {
         let flip = flip_at_creation(p.flags, p.sport, p.dport);
         let mut src = Side::new(p.src, p.sport, true);
         let mut dst = Side::new(p.dst, p.dport, false);
@@ -241,35 +301,49 @@ impl TcpConnection {
             dst.rfc = TcpState::Established;
         }
         TcpConnection {
-            t: *t,
+            t: Arc::clone(t),
             check_checksums,
             sides: [src, dst],
             orig: usize::from(flip),
             history,
             client_inferred: !syn || ack,
             ip_version: p.ip_version,
-            uid: make_uid("tcp", p.ts_ns, p.src, p.sport, p.dst, p.dport),
             first_ns: p.ts_ns,
             last_ns: p.ts_ns,
             zeek_last_ns: p.ts_ns,
-            start_ns: p.ts_ns,
             first_frame: p.frame,
             last_frame: p.frame,
-            frames: keep_frames.then(Vec::new),
+            frames: keep_frames.then(Box::default),
             is_partial: false,
             first_seen_orig: false,
             first_seen_resp: false,
-            timers: vec![(p.ts_ns + t.tcp_syn, TimerKind::Expire)],
+            timers: {
+                // Room for the attempt timer a SYN adds (a vec! of one would grow to four).
+                let mut timers = Vec::with_capacity(2);
+                timers.push((p.ts_ns + t.tcp_syn, TimerKind::Expire));
+                timers
+            },
             inactivity: t.udp_inactivity,
             removed: false,
-            fins: Vec::new(),
+            fins: FinOrder::default(),
             simultaneous_close: false,
             first_rst: None,
-            anomalies: Vec::new(),
-            tunnel_parents: Vec::new(),
+            extra: None,
             health: Health::default(),
             last_marks: Marks::default(),
         }
+    }
+
+    /// The connection's uid, from its first packet's time and endpoints (made when asked
+    /// for, not kept: an open connection holds no string for it).
+    pub fn uid(&self) -> String {
+        let [a, b] = &self.sides;
+        make_uid("tcp", self.first_ns, a.addr, a.port, b.addr, b.port)
+    }
+
+    /// The anomalies and tunnel parents, made on first use.
+    pub fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
     }
 
     pub fn resp(&self) -> usize {
@@ -406,7 +480,7 @@ impl TcpConnection {
             && matches!(ev, Event::SendSyn | Event::RecvSyn)
             && matches!(old, TcpState::Established | TcpState::TimeWait)
         {
-            self.anomalies.push(format!(
+            self.extra().anomalies.push(format!(
                 "frame {frame}: {} in {}",
                 ev.as_str(),
                 old.as_str()
@@ -441,7 +515,7 @@ impl TcpConnection {
             if let Some(isn) = self.sides[peer].syn_isn {
                 let expected = isn.wrapping_add(1);
                 if p.ack != expected {
-                    self.anomalies.push(format!(
+                    self.extra().anomalies.push(format!(
                         "frame {}: SYN-ACK acknowledges {}, expected ISN+1 = {}",
                         p.frame, p.ack, expected
                     ));
@@ -453,7 +527,7 @@ impl TcpConnection {
                 self.sides[e].final_ack = Some((p.ack, p.ts_ns, p.frame));
                 let expected = synack_seq.wrapping_add(1);
                 if p.ack != expected {
-                    self.anomalies.push(format!(
+                    self.extra().anomalies.push(format!(
                         "frame {}: handshake ACK acknowledges {}, expected ISN+1 = {}",
                         p.frame, p.ack, expected
                     ));
@@ -465,15 +539,13 @@ impl TcpConnection {
                 self.sides[e].rst_before_synack = true;
             }
             if self.first_rst.is_none() {
-                self.first_rst = Some(e);
+                self.first_rst = Some(u8::from(e == 1));
             }
         }
         if length > 0 && !rst {
             let s = &mut self.sides[e];
             let start = p.seq.wrapping_add(u32::from(syn));
-            let base = *s.data_base.get_or_insert(start);
-            let rel = seq_delta(start, base);
-            s.data.add(rel, rel + i64::from(length));
+            s.data.add(start, length);
         }
         if fin && self.sides[e].fin_next.is_none() {
             let next = p
@@ -483,7 +555,7 @@ impl TcpConnection {
                 .wrapping_add(1);
             self.sides[e].fin_next = Some(next);
             self.sides[e].fin_frame = Some(p.frame);
-            if let Some(&first) = self.fins.first() {
+            if let Some(first) = self.fins.first() {
                 if first != e {
                     let first_next = self.sides[first].fin_next.unwrap_or(0);
                     self.simultaneous_close = !(ack && seq_delta(p.ack, first_next) >= 0);

@@ -179,8 +179,6 @@ pub struct Direction {
     /// The time of this direction's last segment (valid once `packets` > 0).
     last_ns: i64,
     pub idle_max_ns: i64,
-    /// The last ACK this side sent (raw), and the peer's SYN sequence seeds it.
-    ack: u32,
     /// Has any in-order segment left data outstanding (tcptrace's `owin_tot > 0`, the
     /// duplicate-ACK test's "data outstanding")?
     owin_any: bool,
@@ -190,7 +188,51 @@ pub struct Direction {
     ranges: VecDeque<Range>,
 }
 
+/// A direction that sent nothing (what an absent one reads as).
+static SILENT: Direction = Direction::new();
+
 impl Direction {
+    const fn new() -> Self {
+        Direction {
+            packets: 0,
+            syn_count: 0,
+            fin_count: 0,
+            retrans_packets: 0,
+            retrans_bytes: 0,
+            out_of_order_packets: 0,
+            seq_packets: 0,
+            unique_bytes: 0,
+            dup_acks: 0,
+            triple_dup_acks: 0,
+            sack_packets: 0,
+            dsack_packets: 0,
+            zero_window_advertisements: 0,
+            zero_window_probes: 0,
+            syn_options: None,
+            ws_requested: false,
+            window_scale: 0,
+            win_last: 0,
+            win_max: 0,
+            win_min: 0,
+            win_tot: 0,
+            win_scaled_pkts: 0,
+            stats_scaled: false,
+            window_samples: 0,
+            last_ns: 0,
+            idle_max_ns: 0,
+            owin_any: false,
+            rtt: Rtt {
+                samples: 0,
+                min_ns: 0,
+                max_ns: 0,
+                sum: 0.0,
+                sum2: 0.0,
+            },
+            seq: Unwrap { high: None },
+            ranges: VecDeque::new(),
+        }
+    }
+
     /// tcptrace's average advertised window: over the packets since scaling began when
     /// both directions scale, else over every packet.
     pub fn window_avg(&self, peer: &Direction) -> u64 {
@@ -257,6 +299,10 @@ impl Direction {
             retrans: 0,
             acked: 0,
         };
+        if self.ranges.capacity() == 0 {
+            // A connection that sends one SYN (a scan, a flood) keeps one range, not four.
+            self.ranges.reserve_exact(1);
+        }
         self.ranges.insert(at, r);
         if self.ranges.len() > MAX_SEGMENTS {
             if let (Some(a), Some(b)) = (self.ranges.pop_front(), self.ranges.front_mut()) {
@@ -400,16 +446,37 @@ fn ack_in(
 }
 
 /// Both directions of one connection; direction 0 is the side that sent the first packet.
+/// A direction's state is allocated when it sends its first segment (a connection whose
+/// peer never answers keeps one).
 #[derive(Clone, Debug, Default)]
 pub struct Health {
-    pub dirs: [Direction; 2],
+    dirs: [Option<Box<Direction>>; 2],
+    /// The last ACK each side sent (raw; tcptrace's `tcb.ack`), seeded with the peer's
+    /// SYN sequence: the one thing a segment writes into the other direction.
+    acks: [u32; 2],
 }
 
 impl Health {
+    /// Direction `i` (0: the first packet's sender), as a silent one until it sends.
+    pub fn dir(&self, i: usize) -> &Direction {
+        self.dirs[i].as_deref().unwrap_or(&SILENT)
+    }
+
     /// One segment from side `e` (0 or 1). tcptrace's `dotrace`, step by step.
     pub fn segment(&mut self, e: usize, s: &SegmentFacts) -> Marks {
         let [a, b] = &mut self.dirs;
         let (this, other) = if e == 0 { (a, b) } else { (b, a) };
+        let this: &mut Direction = this.get_or_insert_with(Default::default);
+        // What this segment reads of the other direction (which it does not change).
+        let (other_ws, other_win_last, other_packets) = other
+            .as_deref()
+            .map_or((false, 0, 0), |d| (d.ws_requested, d.win_last, d.packets));
+        let [ack_a, ack_b] = &mut self.acks;
+        let (this_ack, other_ack) = if e == 0 {
+            (ack_a, ack_b)
+        } else {
+            (ack_b, ack_a)
+        };
         let fl = s.flags;
         let (syn, fin, rst, ack) = (fl & SYN != 0, fl & FIN != 0, fl & RST != 0, fl & ACK != 0);
         let mut marks = Marks::default();
@@ -422,7 +489,7 @@ impl Health {
         // The effective window: scaled once both sides asked for scaling (never in a SYN).
         let eff_win = if ack || syn {
             let w = u64::from(s.window);
-            if this.ws_requested && other.ws_requested && !syn {
+            if this.ws_requested && other_ws && !syn {
                 w << this.window_scale
             } else {
                 w
@@ -437,7 +504,7 @@ impl Health {
         let len = s.payload_len;
         let start = this.seq.take(s.seq);
         if syn {
-            other.ack = s.seq; // tcptrace seeds the peer's "last ACK" with the ISN
+            *other_ack = s.seq; // tcptrace seeds the peer's "last ACK" with the ISN
             this.syn_options = Some(SynOptions::of(&s.options));
         }
         let o = &s.options;
@@ -445,10 +512,12 @@ impl Health {
             this.window_scale = ws;
             this.ws_requested = true;
         }
-        let both_scale = this.ws_requested && other.ws_requested;
+        let both_scale = this.ws_requested && other_ws;
         if !syn && !both_scale {
             this.window_scale = 0;
-            other.window_scale = 0;
+            if let Some(other) = other.as_deref_mut() {
+                other.window_scale = 0;
+            }
         }
         this.packets += 1;
         if this.stats_scaled {
@@ -461,7 +530,7 @@ impl Health {
             this.seq_packets += 1;
             let mut rlen = i64::from(len) + i64::from(syn) + i64::from(fin);
             let mut retrans_cnt = 0i64;
-            let probe = other.win_last == 0 && other.packets > 0 && !syn;
+            let probe = other_win_last == 0 && other_packets > 0 && !syn;
             if probe {
                 this.zero_window_probes = this.zero_window_probes.saturating_add(1);
                 marks.set(Marks::WINDOW_PROBE);
@@ -489,9 +558,10 @@ impl Health {
                 this.unique_bytes += (rlen - retrans_cnt) as u64;
             }
         }
-        if ack {
+        // An ACK for a direction that sent nothing acknowledges nothing of it.
+        if let (true, Some(other)) = (ack, other.as_deref_mut()) {
             let before = AckerBefore {
-                ack: this.ack,
+                ack: *this_ack,
                 win_last: this.win_last,
                 syn_fin_rst: syn || fin || rst,
             };
@@ -511,8 +581,7 @@ impl Health {
         if ack || syn {
             this.window_samples += 1;
             this.win_max = this.win_max.max(eff_win);
-            if eff_win > 0 && this.ws_requested && other.ws_requested && !syn && !this.stats_scaled
-            {
+            if eff_win > 0 && this.ws_requested && other_ws && !syn && !this.stats_scaled {
                 this.stats_scaled = true;
                 this.win_min = eff_win;
                 this.win_max = eff_win;
@@ -537,15 +606,15 @@ impl Health {
                     marks.set(Marks::DSACK);
                 }
             }
-            this.ack = s.ack;
+            *this_ack = s.ack;
         }
         // The outstanding window (tcptrace's owin), only for in-order new segments.
         if !syn && !out_of_order && !retrans {
             let end_raw = u64::from(s.seq) + u64::from(len);
-            let owin = if other.ack == 0 {
+            let owin = if *other_ack == 0 {
                 u64::from(len)
             } else {
-                end_raw.wrapping_sub(u64::from(other.ack.wrapping_sub(1)))
+                end_raw.wrapping_sub(u64::from(other_ack.wrapping_sub(1)))
             };
             this.owin_any |= owin != 0;
         }
@@ -820,7 +889,7 @@ impl Column {
 impl HealthFigures {
     /// The figures of a connection whose originator is side `orig`, lasting `duration_ns`.
     pub fn of(h: &Health, orig: usize, duration_ns: i64) -> Self {
-        let (c, s) = (&h.dirs[orig], &h.dirs[1 - orig]);
+        let (c, s) = (h.dir(orig), h.dir(1 - orig));
         let c2s = DirectionFigures::of(c, s, duration_ns);
         let s2c = DirectionFigures::of(s, c, duration_ns);
         let segs = c2s.seq_packets + s2c.seq_packets;

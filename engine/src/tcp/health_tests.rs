@@ -79,7 +79,7 @@ impl Conn {
 #[test]
 fn the_handshake_gives_one_rtt_sample_each_way_and_the_syn_options() {
     let c = Conn::new();
-    let [cl, sv] = &c.h.dirs;
+    let (cl, sv) = (c.h.dir(0), c.h.dir(1));
     // SYN -> SYN-ACK (client's ISN acknowledged) and SYN-ACK -> ACK.
     assert_eq!((cl.rtt.samples, sv.rtt.samples), (1, 1));
     assert_eq!((cl.rtt.min_ns, sv.rtt.min_ns), (100 * US, 100 * US));
@@ -94,15 +94,15 @@ fn a_resent_segment_is_a_retransmission_and_gives_no_rtt_sample_karn() {
     let m = c.data(1001, 100);
     assert!(m.has(Marks::RETRANSMISSION) && !m.has(Marks::OUT_OF_ORDER));
     c.ack(1101);
-    let cl = &c.h.dirs[C];
+    let cl = c.h.dir(C);
     assert_eq!((cl.retrans_packets, cl.retrans_bytes), (1, 100));
     // Karn's rule: the ACK of a retransmitted range is ambiguous; only the SYN's sample.
     assert_eq!(cl.rtt.samples, 1);
     // A partial resend counts only the bytes sent before.
     c.data(1101, 100);
     c.data(1151, 100);
-    assert_eq!(c.h.dirs[C].retrans_bytes, 100 + 50);
-    assert_eq!(c.h.dirs[C].unique_bytes, 250);
+    assert_eq!(c.h.dir(C).retrans_bytes, 100 + 50);
+    assert_eq!(c.h.dir(C).unique_bytes, 250);
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn an_rtt_sample_is_the_time_from_the_segment_to_the_ack_that_ends_at_it() {
     c.data(1001, 100);
     c.data(1101, 100);
     c.ack(1201); // acknowledges the second exactly (the first cumulatively): one sample
-    let cl = &c.h.dirs[C];
+    let cl = c.h.dir(C);
     assert_eq!(cl.rtt.samples, 2);
     assert_eq!(cl.rtt.max_ns, 100 * US);
     let (mean, stdev) = cl.rtt.mean_stdev();
@@ -126,7 +126,7 @@ fn a_segment_below_the_highest_sent_never_seen_before_is_out_of_order() {
     c.data(1201, 100);
     let m = c.data(1101, 100);
     assert!(m.has(Marks::OUT_OF_ORDER) && !m.has(Marks::RETRANSMISSION));
-    let cl = &c.h.dirs[C];
+    let cl = c.h.dir(C);
     assert_eq!((cl.out_of_order_packets, cl.retrans_packets), (1, 0));
 }
 
@@ -141,11 +141,11 @@ fn three_duplicate_acks_make_a_triple_dupack() {
     assert_eq!(c.ack(1101), Marks::DUP_ACK);
     let third = c.ack(1101);
     assert!(third.has(Marks::DUP_ACK) && third.has(Marks::TRIPLE_DUP_ACK));
-    let cl = &c.h.dirs[C];
+    let cl = c.h.dir(C);
     assert_eq!((cl.dup_acks, cl.triple_dup_acks), (3, 1));
     // An ACK with another window is not a duplicate (BSD's rule).
     c.send(S, ACK, 5001, 1101, 0, 600);
-    assert_eq!(c.h.dirs[C].dup_acks, 3);
+    assert_eq!(c.h.dir(C).dup_acks, 3);
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn a_fin_or_rst_repeating_the_ack_is_no_duplicate_ack_rfc5681() {
         c.send(S, ACK | crate::decode::flags::RST, 5002, 1101, 0, 512),
         Marks::default()
     );
-    assert_eq!(c.h.dirs[C].dup_acks, 0);
+    assert_eq!(c.h.dir(C).dup_acks, 0);
 }
 
 #[test]
@@ -183,7 +183,7 @@ fn a_first_sack_block_below_the_ack_is_a_dsack() {
     sack.sack_count = 2;
     let m = c.send_opts(S, ACK, 5001, 1201, 0, 512, sack);
     assert!(m.has(Marks::DSACK));
-    let sv = &c.h.dirs[S];
+    let sv = c.h.dir(S);
     assert_eq!((sv.sack_packets, sv.dsack_packets), (3, 2));
 }
 
@@ -198,7 +198,7 @@ fn segments_sent_into_a_zero_window_are_probes_not_retransmissions() {
     c.send(S, ACK, 5001, 1101, 0, 0);
     c.send(S, ACK, 5001, 1102, 0, 512);
     assert_eq!(c.data(1102, 100), Marks::default());
-    let (cl, sv) = (&c.h.dirs[C], &c.h.dirs[S]);
+    let (cl, sv) = (c.h.dir(C), c.h.dir(S));
     assert_eq!((cl.zero_window_probes, cl.retrans_packets), (2, 0));
     assert_eq!(sv.zero_window_advertisements, 2);
 }
@@ -208,7 +208,7 @@ fn windows_are_scaled_once_both_syns_asked_and_never_in_a_syn() {
     let mut c = Conn::new();
     c.send(S, ACK, 5001, 1001, 0, 100);
     c.send(S, ACK, 5001, 1001, 0, 300);
-    let (cl, sv) = (&c.h.dirs[C], &c.h.dirs[S]);
+    let (cl, sv) = (c.h.dir(C), c.h.dir(S));
     // The server: SYN-ACK 65535 unscaled, then 100 << 7 and 300 << 7; tcptrace restarts
     // the statistics at the first scaled window.
     assert_eq!((sv.win_min, sv.win_max), (12800, 38400));
@@ -244,9 +244,9 @@ fn without_scaling_on_both_sides_windows_are_raw() {
     send(S, SYN | ACK, 5000, 1001, 2000, None);
     send(C, ACK, 1001, 5001, 300, None);
     send(C, ACK | FIN, 1001, 5001, 400, None);
-    let cl = &h.dirs[C];
+    let cl = h.dir(C);
     assert_eq!((cl.win_min, cl.win_max), (300, 1000));
-    assert_eq!(cl.window_avg(&h.dirs[S]), (1000 + 300 + 400) / 3);
+    assert_eq!(cl.window_avg(h.dir(S)), (1000 + 300 + 400) / 3);
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn sequence_numbers_wrap_without_false_retransmissions() {
     c.send(C, ACK, isn.wrapping_add(101), 5001, 100, 512); // crosses 2^32
     c.send(C, ACK, isn.wrapping_add(201), 5001, 100, 512);
     c.send(S, ACK, 5001, isn.wrapping_add(301), 0, 512);
-    let cl = &c.h.dirs[C];
+    let cl = c.h.dir(C);
     assert_eq!((cl.retrans_packets, cl.out_of_order_packets), (0, 0));
     assert_eq!(cl.rtt.samples, 2);
     assert_eq!(cl.unique_bytes, 300);

@@ -4,6 +4,7 @@
 
 pub mod connection;
 pub mod endpoint;
+pub mod first;
 pub mod health;
 pub mod outcome;
 pub mod state;
