@@ -6,15 +6,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUNTIME := $(VENV)/.runtime
 
-.PHONY: demo test lint typecheck tshark chromium rust runtime venv captures clean bench golden golden-conn cargo-test
+.PHONY: demo test lint typecheck tshark chromium rust runtime venv captures clean bench golden golden-conn cargo-test fuzz fuzz-engine fuzz-stable
 
 tshark:
 	@command -v tshark >/dev/null 2>&1 || { \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends tshark >/dev/null; }
-	@command -v zstd >/dev/null 2>&1 && command -v tcptrace >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends zstd tcptrace >/dev/null; }
+	@command -v zstd >/dev/null 2>&1 && command -v tcptrace >/dev/null 2>&1 && [ -x /usr/bin/time ] || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends zstd tcptrace time >/dev/null; }
 	@tshark --version | head -n 1
 
 ## headless Chromium renders report.html in the tests
@@ -113,3 +114,46 @@ bench: tshark venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache engine/target
+
+## make fuzz: the long robustness run. fuzz/run.py: seeded mutants of every bundled capture
+## through the CLI with both engines for FUZZ_MINUTES, then the truncation sweeps (every offset
+## of a pcap, a pcapng and a gzip'd capture, both engines, ~35 min with tshark); then every
+## cargo-fuzz target of the engine for FUZZ_SECONDS each (fuzz-engine). Findings are written
+## to fuzz/findings/ and engine/fuzz/artifacts/. Exit 1 when anything broke the contract.
+FUZZ_MINUTES ?= 10
+FUZZ_SEED ?= 1
+FUZZ_SECONDS ?= 300
+# the truncation sweeps at every offset: native takes seconds, tshark about 35 minutes
+FUZZ_SWEEP_ENGINES ?= native,tshark
+FUZZ_TARGETS := capture_decode_track capture_reader decode_frame app_connection reassembler \
+  tcp_options http_parser ws_parser
+fuzz: tshark venv
+	$(PY) fuzz/run.py --minutes $(FUZZ_MINUTES) --seed $(FUZZ_SEED) --sweep --sweep-engines $(FUZZ_SWEEP_ENGINES)
+	$(MAKE) fuzz-engine
+
+## the engine's cargo-fuzz targets (libFuzzer): nightly if rustup has it, else the stable
+## compiler with RUSTC_BOOTSTRAP=1; cargo-fuzz is installed from crates.io when missing
+fuzz-engine: rust
+	@export PATH="$$HOME/.cargo/bin:$$PATH"; \
+	command -v cargo-fuzz >/dev/null 2>&1 || cargo install -q cargo-fuzz; \
+	if cargo +nightly --version >/dev/null 2>&1; then TC=+nightly; else TC=; export RUSTC_BOOTSTRAP=1; fi; \
+	cd engine/fuzz && for t in $(FUZZ_TARGETS); do mkdir -p corpus/$$t artifacts/$$t; \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  cargo $$TC fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=65536 -rss_limit_mb=2048 -timeout=10 -fork=1 -ignore_crashes=1 \
+	    -ignore_timeouts=1 -ignore_ooms=1 -artifact_prefix=artifacts/$$t/ \
+	    > artifacts/$$t/run.log 2>&1; \
+	  tail -n 1 artifacts/$$t/run.log; \
+	done; \
+	found=$$(ls artifacts/*/crash-* artifacts/*/timeout-* artifacts/*/oom-* 2>/dev/null); \
+	if [ -n "$$found" ]; then echo "engine fuzz findings:"; echo "$$found"; exit 1; fi
+
+## the same drivers without libFuzzer or nightly: seeded mutations, FUZZ_SECONDS per target
+fuzz-stable: rust
+	cd engine/fuzz && PATH="$$HOME/.cargo/bin:$$PATH" cargo run -q --release --example stable_fuzz -- \
+	  --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
+
+# And in `lint`: ruff on fuzz/ too, and clippy on the fuzz crate (stable is enough: the
+# targets' bins and the stable runner build there):
+#	$(VENV)/bin/ruff check analyzer tests captures bench fuzz
+#	cd engine/fuzz && cargo fmt --check && cargo clippy -q --release --bins --examples -- -D warnings
