@@ -85,7 +85,7 @@ golden-conn: tshark venv
 	$(PY) tests/golden/record.py
 
 lint: venv
-	$(VENV)/bin/ruff check analyzer tests captures bench
+	$(VENV)/bin/ruff check analyzer tests captures bench fuzz
 	cd engine && cargo fmt --check && cargo clippy -q --all-targets -- -D warnings && cargo clippy -q --all-targets --features python -- -D warnings
 
 typecheck: venv
@@ -152,8 +152,3 @@ fuzz-engine: rust
 fuzz-stable: rust
 	cd engine/fuzz && PATH="$$HOME/.cargo/bin:$$PATH" cargo run -q --release --example stable_fuzz -- \
 	  --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
-
-# And in `lint`: ruff on fuzz/ too, and clippy on the fuzz crate (stable is enough: the
-# targets' bins and the stable runner build there):
-#	$(VENV)/bin/ruff check analyzer tests captures bench fuzz
-#	cd engine/fuzz && cargo fmt --check && cargo clippy -q --release --bins --examples -- -D warnings

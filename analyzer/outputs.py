@@ -385,7 +385,27 @@ def choices(command: str) -> type[enum.Enum]:
 def write(job: Job, fmt: str) -> int:
     """Run ``job`` with the writer of (its command, ``fmt``); its exit code."""
     writer = WRITERS[(job.command, str(getattr(fmt, "value", fmt)))]
+    clash = _output_is_input(job)
+    if clash is not None:
+        err(f"error: {clash}: -o names one of the captures; refusing to overwrite it")
+        return EXIT_USAGE
     return writing(job, lambda: writer(job))
+
+
+def _output_is_input(job: Job) -> str | None:
+    """The capture that ``-o`` would overwrite (opening it for writing empties it before it
+    is read), or None."""
+    import os
+
+    if job.output is None or not job.output.exists():
+        return None
+    for capture in job.captures:
+        try:
+            if os.path.samefile(capture, job.output):
+                return str(capture)
+        except OSError:
+            continue
+    return None
 
 
 def writing(job: Job, do: Callable[[], int]) -> int:

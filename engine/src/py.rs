@@ -509,9 +509,13 @@ impl Tracker {
 
 /// A capture read natively, in batches of records: iterate to get column dicts (one list
 /// per field, at most `batch` records each).
-#[pyclass(module = "analyzer._engine", unsendable)]
+/// Sendable: the garbage collector may drop a reader left in a reference cycle on any
+/// thread (an unsendable one then raised "is being dropped on another thread").
+#[pyclass(module = "analyzer._engine")]
 struct CaptureReader {
-    run: CaptureRun,
+    /// Behind a mutex only to be Sync (PyO3's requirement); `&mut self` methods take it
+    /// without locking.
+    run: std::sync::Mutex<CaptureRun>,
     batch: usize,
     /// Frames read at most per `__next__` before it returns, with an empty batch if no
     /// record is ready (so that the caller can show progress).
@@ -520,9 +524,14 @@ struct CaptureReader {
 }
 
 impl CaptureReader {
+    fn run(&self) -> std::sync::MutexGuard<'_, CaptureRun> {
+        self.run.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Read on (without the GIL) until a batch is ready or the capture ends.
     fn read(&mut self, py: Python<'_>) -> PyResult<()> {
-        let (run, batch, max_frames) = (&mut self.run, self.batch, self.max_frames);
+        let (batch, max_frames) = (self.batch, self.max_frames);
+        let run = self.run.get_mut().unwrap_or_else(|e| e.into_inner());
         let result =
             py.allow_threads(|| catch_unwind(AssertUnwindSafe(|| run.step(batch, max_frames))));
         let recs = match result {
@@ -536,7 +545,7 @@ impl CaptureReader {
             Err(e) => {
                 return Err(EnginePanic::new_err(format!(
                     "after frame {}: {}",
-                    self.run.frames(),
+                    self.run().frames(),
                     panic_message(&*e)
                 )))
             }
@@ -553,10 +562,10 @@ impl CaptureReader {
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<RecordBatch>> {
-        if self.ready.len() < self.batch && !self.run.is_finished() {
+        if self.ready.len() < self.batch && !self.run().is_finished() {
             self.read(py)?;
         }
-        if self.ready.is_empty() && self.run.is_finished() {
+        if self.ready.is_empty() && self.run().is_finished() {
             return Ok(None);
         }
         let n = self.ready.len().min(self.batch);
@@ -568,38 +577,38 @@ impl CaptureReader {
     /// TCP/UDP/ICMP packets decoded so far.
     #[getter]
     fn packets(&self) -> u64 {
-        self.run.packets
+        self.run().packets
     }
 
     /// Frames (capture records) read so far.
     #[getter]
     fn frames(&self) -> u64 {
-        self.run.frames()
+        self.run().frames()
     }
 
     /// Bytes of the file read so far (compressed bytes for a gzip or zstd capture): the
     /// file's size once the capture is read.
     #[getter]
     fn bytes_read(&self) -> u64 {
-        self.run.bytes_read()
+        self.run().bytes_read()
     }
 
     #[getter]
     fn open_connections(&self) -> usize {
-        self.run.open_connections()
+        self.run().open_connections()
     }
 
     /// Finished records waiting for an earlier-starting connection.
     #[getter]
     fn pending(&self) -> usize {
-        self.run.pending()
+        self.run().pending()
     }
 
     /// (last complete frame, cut short rather than damaged, detail) when the capture ended
     /// early, else None.
     #[getter]
     fn truncation(&self) -> Option<(u64, bool, String)> {
-        self.run
+        self.run()
             .truncation()
             .map(|t| (t.after_frame, t.cut_short, t.detail.clone()))
     }
@@ -940,7 +949,7 @@ fn read_capture(
             RunError::Capture(e) => CaptureFormatError::new_err(e.to_string()),
         })?;
     Ok(CaptureReader {
-        run: run.with_release_every(release_every),
+        run: std::sync::Mutex::new(run.with_release_every(release_every)),
         batch: batch.max(1),
         max_frames: if progress_every == 0 {
             1 << 20

@@ -136,6 +136,8 @@ pub(crate) struct Buf {
     reader: Box<dyn Read + Send>,
     /// A read error that ended the stream (decompression errors land here).
     read_error: Option<String>,
+    /// That error was the (compressed) stream ending early: a cut, not damage.
+    read_cut: bool,
 }
 
 impl Buf {
@@ -147,6 +149,7 @@ impl Buf {
             eof: false,
             reader,
             read_error: None,
+            read_cut: false,
         }
     }
 
@@ -188,6 +191,8 @@ impl Buf {
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
+                    // A compressed stream that simply stops is cut short, not damaged.
+                    self.read_cut |= e.kind() == std::io::ErrorKind::UnexpectedEof;
                     self.read_error = Some(e.to_string());
                     self.eof = true;
                 }
@@ -228,11 +233,15 @@ const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 /// Whether `head` (under four bytes) starts a pcap or pcapng magic number.
 fn is_magic_prefix(head: &[u8]) -> bool {
-    let pcap: [[u8; 4]; 4] = [
+    // pcap's four magics, then the first bytes of gzip's and zstd's (a compressed file cut
+    // inside its own magic number)
+    let pcap: [[u8; 4]; 6] = [
         [0xd4, 0xc3, 0xb2, 0xa1],
         [0xa1, 0xb2, 0xc3, 0xd4],
         [0x4d, 0x3c, 0xb2, 0xa1],
         [0xa1, 0xb2, 0x3c, 0x4d],
+        [0x1f, 0x8b, 0x08, 0x00],
+        [0x28, 0xb5, 0x2f, 0xfd],
     ];
     !head.is_empty()
         && std::iter::once(&PCAPNG_MAGIC)
@@ -279,6 +288,11 @@ impl CaptureReader {
         let mut buf = Buf::new(reader);
         if !buf.ensure(1) {
             if let Some(e) = buf.read_error.take() {
+                if buf.read_cut {
+                    return Err(CaptureError::HeaderCut(
+                        "the compressed stream ends before the capture starts".into(),
+                    ));
+                }
                 return Err(CaptureError::Damaged {
                     after_frame: 0,
                     detail: e,
@@ -290,7 +304,7 @@ impl CaptureReader {
         let magic = buf.avail();
         if magic.len() < 4 && is_magic_prefix(magic) {
             return Err(CaptureError::HeaderCut(format!(
-                "{} bytes of a magic number",
+                "{} of a magic number's 4 bytes",
                 magic.len()
             )));
         }
@@ -357,14 +371,16 @@ impl CaptureReader {
                 Step::End => {
                     self.done = true;
                     if let Some(e) = self.buf.read_error.take() {
-                        return self.damaged(false, format!("read error: {e}"));
+                        let cut = self.buf.read_cut;
+                        return self.damaged(cut, format!("read error: {e}"));
                     }
                     return Ok(None);
                 }
                 Step::Cut(detail) => {
                     self.done = true;
                     if let Some(e) = self.buf.read_error.take() {
-                        return self.damaged(false, format!("read error: {e}"));
+                        let cut = self.buf.read_cut;
+                        return self.damaged(cut, format!("read error: {e}"));
                     }
                     return self.damaged(true, detail);
                 }

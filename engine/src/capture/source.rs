@@ -77,7 +77,7 @@ pub(crate) const PREFETCH_DEPTH: usize = 2;
 /// parser: the kernel's copy and the decompression overlap with decoding and tracking.
 /// Chunks go back to the thread to be refilled, so that no memory is allocated per chunk.
 pub(crate) struct Prefetch {
-    full: std::sync::mpsc::Receiver<Result<Vec<u8>, String>>,
+    full: std::sync::mpsc::Receiver<Result<Vec<u8>, (std::io::ErrorKind, String)>>,
     empty: std::sync::mpsc::SyncSender<Vec<u8>>,
     current: Vec<u8>,
     at: usize,
@@ -105,7 +105,7 @@ impl Prefetch {
                             }
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e.to_string()),
+                        Err(e) => break Err((e.kind(), e.to_string())),
                     }
                 };
                 chunk.truncate(filled);
@@ -151,7 +151,7 @@ impl Read for Prefetch {
                 Ok(Ok(chunk)) => self.current = chunk,
                 Ok(Err(e)) => {
                     self.done = true;
-                    return Err(std::io::Error::other(e));
+                    return Err(std::io::Error::new(e.0, e.1));
                 }
                 Err(_) => self.done = true,
             }

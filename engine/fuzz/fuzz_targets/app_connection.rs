@@ -1,0 +1,11 @@
+//! The `app_connection` target: see `../drivers/app_connection.rs` for the input layout and the checks
+//! (shared with the stable runner, `../stable/main.rs`).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../drivers/app_connection.rs"]
+mod driver;
+
+fuzz_target!(|data: &[u8]| driver::run(data));

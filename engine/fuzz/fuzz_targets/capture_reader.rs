@@ -1,0 +1,11 @@
+//! The `capture_reader` target: see `../drivers/capture_reader.rs` for the input layout and the checks
+//! (shared with the stable runner, `../stable/main.rs`).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../drivers/capture_reader.rs"]
+mod driver;
+
+fuzz_target!(|data: &[u8]| driver::run(data));
