@@ -11,7 +11,9 @@ Exit codes (README, "Exit codes"):
 
 from __future__ import annotations
 
-import re
+from analyzer.text import one_line
+
+__all__ = ["one_line"]  # the stderr form of a message, re-exported for the CLI
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -19,17 +21,6 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_TRUNCATED_STRICT = 4
 EXIT_INTERNAL = 70
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def one_line(text: str) -> str:
-    """``text`` as one printable line: control characters (a newline in a file name, ESC
-    from a capture, tshark's own line breaks) become visible escapes (``\\n``, ``\\x1b``), so
-    that a message is always one line and cannot drive the terminal."""
-    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
 
 
 class AnalyzerError(Exception):

@@ -235,8 +235,8 @@ def _summary_table(df: Any, out: TextIO) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from analyzer.report.writers import inert as writers_inert
     from analyzer.report.writers import pipe_console
+    from analyzer.text import inert
 
     console = pipe_console(file=out)
     for capture, group in df.groupby("capture", sort=False):
@@ -249,7 +249,7 @@ def _summary_table(df: Any, out: TextIO) -> None:
             cells = [row["section"], row["item"], str(row["count"]),
                      "" if pd.isna(pct) else f"{float(pct):.1f}%",
                      "" if pd.isna(value) else f"{float(value):g}"]
-            table.add_row(*(Text(writers_inert(str(c))) for c in cells))
+            table.add_row(*(Text(inert(str(c))) for c in cells))
         console.print(table)
 
 

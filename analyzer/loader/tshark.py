@@ -176,7 +176,7 @@ class LoadResult:
 
 @lru_cache(maxsize=8)
 def tshark_info(tshark_path: str | None = None) -> tuple[str, str]:
-    """(path, version) of tshark, found and checked through pyshark."""
+    """(path, version) of tshark: found by pyshark (or the file given), its version read here."""
     from pyshark.tshark import tshark as pyshark_tshark
 
     path = tshark_path or os.environ.get("TSHARK_PATH")

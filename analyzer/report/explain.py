@@ -24,7 +24,7 @@ from analyzer.report.select import (
     find_connection,
     numbered,
 )
-from analyzer.report.writers import inert
+from analyzer.text import inert
 
 FOLD_AFTER = 6  # a run of more plain data/ACK segments than this is folded into one line
 

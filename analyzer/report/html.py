@@ -41,6 +41,7 @@ from analyzer.report.problems import Conn, by_kind, is_null, percent, triage
 from analyzer.report.stats import percentile
 from analyzer.report.summary import RETRANS_THRESHOLD
 from analyzer.report.writers import health_cell
+from analyzer.text import inert_document
 
 MAX_TIMELINE = 200  # connections drawn in the timeline
 MAX_ROWS = 10_000  # rows per table (connections, HTTP, WebSocket)
@@ -91,15 +92,10 @@ def _wbr(text: object, after: str = "_/.-") -> Markup:
     return Markup("<wbr>").join(re.split(f"(?<=[{re.escape(after)}])", str(text)))
 
 
-#: Control characters other than tab and line ends: escaping leaves them in the text, where
-#: they are invisible in a browser and live in a terminal that shows the file.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
 def inert(document: str) -> str:
     """The document with every control character from packet data shown as ``\\xNN``
-    (the templates and the charts contain none)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", document)
+    (the templates and the charts contain none; tabs and line ends are kept)."""
+    return inert_document(document)
 
 
 def render_html(connections: pd.DataFrame, http: pd.DataFrame, websockets: pd.DataFrame,

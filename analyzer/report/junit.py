@@ -21,7 +21,7 @@ from typing import IO
 from junitparser import Error, Failure, JUnitXml, TestCase, TestSuite
 
 from analyzer.report.rules import CaptureCheck, RuleResult
-from analyzer.report.writers import inert
+from analyzer.text import inert
 
 CLASSNAME = "pcap-analyzer.check"
 READ_CASE = "read capture"

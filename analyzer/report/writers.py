@@ -18,10 +18,9 @@ from analyzer.report import formats
 from analyzer.report.endpoints import endpoint
 from analyzer.report.formats import Format
 from analyzer.report.zeek import write_conn_log
+from analyzer.text import inert
 
 _CSV_RISKY = ("=", "+", "-", "@", "\t", "\r")
-_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0A, 0x20),
-                                         *range(0x7F, 0xA0)]}
 
 
 def pipe_console(**kwargs: Any) -> Any:
@@ -36,11 +35,6 @@ def pipe_console(**kwargs: Any) -> Any:
             raise BrokenPipeError
 
     return _PipeConsole(**kwargs)
-
-
-def inert(text: str) -> str:
-    """Control characters (ANSI escape sequences, CR, LF, ...) as visible \\xNN text."""
-    return text.translate(_CONTROLS)
 
 
 def _csv_safe(value: object) -> object:

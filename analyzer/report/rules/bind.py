@@ -44,7 +44,7 @@ from analyzer.report.rules.vocabulary import (
     WS,
     RuleError,
 )
-from analyzer.report.writers import inert
+from analyzer.text import inert
 
 _NAME_HINTS = {"None": "null", "True": "true", "False": "false", "AND": "and",
                "OR": "or", "NOT": "not", "IN": "in", "NULL": "null"}

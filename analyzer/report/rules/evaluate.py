@@ -52,7 +52,7 @@ from analyzer.report.rules.vocabulary import (
     WS,
 )
 from analyzer.report.stats import percentile
-from analyzer.report.writers import inert
+from analyzer.text import inert
 
 
 @dataclass(slots=True)

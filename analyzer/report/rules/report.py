@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from analyzer.report.rules.evaluate import RuleResult, _show
-from analyzer.report.writers import inert, md_escape
+from analyzer.report.writers import md_escape
+from analyzer.text import inert
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyzer.report.rules.vocabulary import FUNCTIONS, KEYWORDS, RuleError
-from analyzer.report.writers import inert
+from analyzer.text import inert
 
 # --------------------------------------------------------------------------- tokens
 
