@@ -219,6 +219,7 @@ fn reference(data: &[u8], opts: &TrackerOptions) -> Vec<ConnectionRecord> {
         .expect("a capture");
     let mut decoder = crate::decode::Decoder::new(crate::decode::DecodeOptions {
         check_checksums: opts.check_checksums,
+        ..Default::default()
     });
     let mut t = Tracker::new(opts.clone());
     let mut recs = Vec::new();
@@ -370,6 +371,7 @@ fn packet(
         payload_captured: true,
         checksum_bad: false,
         icmp_one_way: false,
+        foreign: false,
         tunnels: Vec::new(),
         payload: Cow::Borrowed(&[]),
     }
@@ -499,5 +501,135 @@ fn an_open_connection_stays_within_its_allocation_sizes() {
         size_of::<TcpConnection>() <= 768,
         "{}",
         size_of::<TcpConnection>()
+    );
+}
+
+// ---------------------------------------------------------------- shards of a capture
+
+/// An IPv4 packet split into two fragments (the first 8 bytes of its payload, the rest),
+/// with identification `id`.
+fn fragments(packet: &[u8], id: u16) -> (Vec<u8>, Vec<u8>) {
+    let (hdr, body) = packet.split_at(20);
+    let frag = |part: &[u8], offset: u16, more: bool| {
+        let mut ip = hdr.to_vec();
+        ip[2..4].copy_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+        ip[4..6].copy_from_slice(&id.to_be_bytes());
+        let ff = (offset / 8) | if more { 0x2000 } else { 0 };
+        ip[6..8].copy_from_slice(&ff.to_be_bytes());
+        ip[10..12].copy_from_slice(&[0, 0]);
+        let c = csum(&[&ip]);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        ip.extend_from_slice(part);
+        ip
+    };
+    (frag(&body[..8], 0, true), frag(&body[8..], 8, false))
+}
+
+/// The mixed capture with a fragmented request added (its connection made, then its data
+/// segment in two fragments).
+fn sharded_capture() -> Vec<u8> {
+    let mut frames = Vec::new();
+    let data = mixed_capture();
+    // Re-read the mixed capture's frames, then append a fragmented connection.
+    let mut reader =
+        CaptureReader::from_reader(Box::new(std::io::Cursor::new(data))).expect("a capture");
+    while let Some(f) = reader.next_frame().expect("readable") {
+        let us = (f.ts_ns / 1000 - 1_700_000_000 * 1_000_000) as u64;
+        frames.push((us, f.data.to_vec()));
+    }
+    let t = 9 * SEC;
+    let (a, b) = ([172, 16, 0, 1], [172, 16, 0, 2]);
+    frames.push((t, tcp(a, 33000, b, 80, SYN, 10, 0, &[])));
+    frames.push((t + MS, tcp(b, 80, a, 33000, SYN | ACK, 20, 11, &[])));
+    frames.push((t + 2 * MS, tcp(a, 33000, b, 80, ACK, 11, 21, &[])));
+    let (f1, f2) = fragments(
+        &tcp(
+            a,
+            33000,
+            b,
+            80,
+            PSH | ACK,
+            11,
+            21,
+            b"GET / HTTP/1.0\r\n\r\n",
+        ),
+        7,
+    );
+    frames.push((t + 3 * MS, f1));
+    frames.push((t + 4 * MS, f2));
+    pcap(&frames)
+}
+
+/// Every record of `data` through a `CaptureRun` with these options (ids cleared: they
+/// number the connections a run tracks).
+fn run_records(data: &[u8], opts: &TrackerOptions) -> (Vec<ConnectionRecord>, u64) {
+    let reader = CaptureReader::from_reader(Box::new(std::io::Cursor::new(data.to_vec())))
+        .expect("a capture");
+    let mut run = CaptureRun::new(reader, opts.clone());
+    let mut out = Vec::new();
+    while !run.is_finished() {
+        out.extend(run.step(7, 5).expect("readable"));
+    }
+    for r in &mut out {
+        r.id = 0;
+    }
+    (out, run.packets)
+}
+
+#[test]
+fn the_shards_of_a_capture_give_each_record_of_the_whole_once() {
+    use crate::decode::shard::Shard;
+    let data = sharded_capture();
+    let base = TrackerOptions {
+        parse_app: true,
+        ..TrackerOptions::default()
+    };
+    let (whole, packets) = run_records(&data, &base);
+    assert!(
+        whole
+            .iter()
+            .any(|r| r.http_requests == 1 && r.server.1 == 80 && r.client.1 == 33000),
+        "the fragmented request is parsed"
+    );
+    let mut split_tunnel = false;
+    for count in 1..=5u32 {
+        let mut union = Vec::new();
+        let mut counted = 0;
+        for index in 0..count {
+            let opts = TrackerOptions {
+                shard: Shard::new(index, count),
+                ..base.clone()
+            };
+            let (recs, n) = run_records(&data, &opts);
+            assert!(count == 1 || recs.len() < whole.len(), "a shard keeps only its pairs");
+            counted += n;
+            union.extend(recs);
+        }
+        union.sort_by(|a, b| {
+            (a.first_ts_ns, a.first_frame, a.tunnel_parents.len(), &a.uid).cmp(&(
+                b.first_ts_ns,
+                b.first_frame,
+                b.tunnel_parents.len(),
+                &b.uid,
+            ))
+        });
+        let mut expected = whole.clone();
+        expected.sort_by(|a, b| {
+            (a.first_ts_ns, a.first_frame, a.tunnel_parents.len(), &a.uid).cmp(&(
+                b.first_ts_ns,
+                b.first_frame,
+                b.tunnel_parents.len(),
+                &b.uid,
+            ))
+        });
+        assert_eq!(union, expected, "{count} shards");
+        assert_eq!(counted, packets, "{count} shards count every packet once");
+        let (outer, inner) = (IpAddr::from(T1), IpAddr::from(C1));
+        split_tunnel |= crate::decode::shard::shard_of(outer, IpAddr::from(T2), count)
+            != crate::decode::shard::shard_of(inner, IpAddr::from(SV), count);
+    }
+    assert!(
+        split_tunnel,
+        "some count puts the VXLAN flow and its inner connection apart"
     );
 }

@@ -180,6 +180,11 @@ pub struct TrackerOptions {
     /// it as [`Conn::TcpFirst`]), so the step-by-step views leave it off; [`CaptureRun`]
     /// turns it on.
     pub compact_first_segments: bool,
+    /// Track only this shard's host pairs ([`crate::decode::shard`]): [`CaptureRun`]'s
+    /// decoder drops other pairs' packets at their IP header (their UDP datagrams come
+    /// marked [`Packet::foreign`]), and the tracker writes no record of a connection that
+    /// only such packets made. A record is the one an unsharded run gives.
+    pub shard: Option<crate::decode::shard::Shard>,
 }
 
 /// A set of frame numbers, asked about in (mostly) ascending order: sorted, with a cursor,
@@ -350,10 +355,11 @@ impl Tracker {
         } else {
             self.stack(p)
         };
-        let hit = match &mut self.selection {
-            Some(s) => s.contains(p.frame),
-            None => true,
-        };
+        let hit = !p.foreign
+            && match &mut self.selection {
+                Some(s) => s.contains(p.frame),
+                None => true,
+            };
         let (opts, next_id, t) = (&self.opts, &mut self.next_id, &self.timeouts);
         let mut created = false;
         let entry = self.table.table.entry(key).or_insert_with(|| {
@@ -699,6 +705,7 @@ impl CaptureRun {
     pub fn new(reader: crate::capture::CaptureReader, opts: TrackerOptions) -> Self {
         let decoder = crate::decode::Decoder::new(crate::decode::DecodeOptions {
             check_checksums: opts.check_checksums,
+            shard: opts.shard,
         });
         CaptureRun {
             reader,
@@ -854,7 +861,8 @@ impl CaptureRun {
                 .decode(&frame, &mut packets)
                 .map_err(RunError::Unsupported)?;
             for p in &packets {
-                self.packets += 1;
+                // Another shard's datagram: followed for its uid, counted by its shard.
+                self.packets += u64::from(!p.foreign);
                 self.tracker.feed(p);
             }
             self.since_release += 1;
@@ -899,7 +907,10 @@ pub fn connection_segments(
     client: crate::flow::Endpoint,
     server: crate::flow::Endpoint,
 ) -> Result<Vec<SegmentView>, RunError> {
-    let mut decoder = crate::decode::Decoder::new(crate::decode::DecodeOptions { check_checksums });
+    let mut decoder = crate::decode::Decoder::new(crate::decode::DecodeOptions {
+        check_checksums,
+        ..Default::default()
+    });
     let mut app = AppConnection::new(true).with_notes();
     let mut out: Vec<SegmentView> = Vec::new();
     let mut first_sender: Option<crate::flow::Endpoint> = None;
@@ -983,6 +994,7 @@ mod selection_tests {
             payload_captured: true,
             checksum_bad: false,
             icmp_one_way: false,
+            foreign: false,
             tunnels: Vec::new(),
             payload: Cow::Borrowed(&[]),
         }

@@ -15,6 +15,7 @@ use crate::app::connection::Note;
 use crate::app::http::HttpMessage;
 use crate::app::ws::WsFrame;
 use crate::columns::{build, build_http, Buffers, ColumnSpec, Kind};
+use crate::decode::shard::Shard;
 use crate::decode::{Packet, Transport, Tunnel, TunnelKind};
 use crate::pipeline::{
     CaptureRun, Conn, LoaderApp, RunError, SegmentView, Tracker as CoreTracker, TrackerOptions,
@@ -460,6 +461,7 @@ impl Tracker {
             payload_captured: p.get_item(14)?.extract()?,
             checksum_bad: p.get_item(15)?.extract()?,
             icmp_one_way,
+            foreign: false,
             tunnels,
             payload: std::borrow::Cow::Borrowed(&[]),
         };
@@ -923,9 +925,12 @@ fn segment_marks(packets: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<&'static str>>>
 /// packet in one of these frames (the frames a display filter matched; each connection is
 /// still built from all of its packets); None keeps every connection. `progress_every`:
 /// iteration hands back a batch (empty if no record is ready) at least every this many
-/// frames, for a progress display; 0 (the default) is every 2^20 frames.
+/// frames, for a progress display; 0 (the default) is every 2^20 frames. `shard`:
+/// `(index, count)` tracks only the connections of the host pairs in that shard
+/// ([`crate::decode::shard`]); None tracks every connection.
 #[pyfunction]
-#[pyo3(signature = (path, check_checksums = false, batch = 4096, release_every = crate::pipeline::RELEASE_EVERY, app_details = true, select_frames = None, progress_every = 0))]
+#[pyo3(signature = (path, check_checksums = false, batch = 4096, release_every = crate::pipeline::RELEASE_EVERY, app_details = true, select_frames = None, progress_every = 0, shard = None))]
+#[allow(clippy::too_many_arguments)]
 fn read_capture(
     path: PathBuf,
     check_checksums: bool,
@@ -934,8 +939,18 @@ fn read_capture(
     app_details: bool,
     select_frames: Option<Vec<u64>>,
     progress_every: u64,
+    shard: Option<(u32, u32)>,
 ) -> PyResult<CaptureReader> {
+    let shard = match shard {
+        None => None,
+        Some((index, count)) => Some(Shard::new(index, count).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "shard {index} of {count}: the index must be below the count"
+            ))
+        })?),
+    };
     let opts = TrackerOptions {
+        shard,
         check_checksums,
         parse_app: true,
         no_app_details: !app_details,
@@ -960,6 +975,20 @@ fn read_capture(
     })
 }
 
+/// The shard, in `0..count`, of the host pair (`a`, `b`) (IP addresses as text): the
+/// same in both directions ([`crate::decode::shard::shard_of`]).
+#[pyfunction]
+fn shard_of(a: &str, b: &str, count: u32) -> PyResult<u32> {
+    if count == 0 {
+        return Err(PyValueError::new_err("count must be at least 1"));
+    }
+    Ok(crate::decode::shard::shard_of(
+        parse_ip(a)?,
+        parse_ip(b)?,
+        count,
+    ))
+}
+
 /// Panic inside the engine's guard and return what the caller gets: checks that a panic
 /// reaches Python as one `EnginePanic` line, never as a Rust backtrace (for the tests).
 #[pyfunction]
@@ -978,6 +1007,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(connection_segments, m)?)?;
     m.add_function(wrap_pyfunction!(segment_marks, m)?)?;
     m.add_function(wrap_pyfunction!(read_capture, m)?)?;
+    m.add_function(wrap_pyfunction!(shard_of, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add(
         "CaptureFormatError",

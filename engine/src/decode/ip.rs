@@ -28,6 +28,19 @@ pub(crate) struct L3 {
     pub ip_len: u32,
     /// The IPv4 header checksum was checked and is wrong.
     pub hdr_bad: bool,
+    /// The address pair is another shard's (see [`super::DecodeOptions::shard`]).
+    pub foreign: bool,
+}
+
+/// Whether a packet of another shard's host pair is still looked at: UDP (it may carry a
+/// tunnel whose inner connections are this shard's) and IP-level tunnels (their inner
+/// packets are sharded by their own pair). Everything else is dropped at its IP header.
+fn kept_when_foreign(proto: u8) -> bool {
+    matches!(proto, PROTO_UDP | PROTO_IPIP | PROTO_IPV6 | PROTO_GRE)
+}
+
+fn foreign(m: Meta, src: IpAddr, dst: IpAddr) -> bool {
+    m.shard.is_some_and(|s| !s.owns(src, dst))
 }
 
 fn be16(d: &[u8], off: usize) -> u16 {
@@ -182,7 +195,11 @@ impl Decoder {
             version: 4,
             ip_len: total as u32,
             hdr_bad,
+            foreign: foreign(m, src, dst),
         };
+        if l3.foreign && !kept_when_foreign(proto) {
+            return Ok(());
+        }
         if more || offset != 0 {
             if cap.len() < total {
                 // Not fully captured: only the first fragment is of use (Zeek does the same).
@@ -237,6 +254,7 @@ impl Decoder {
             version: 6,
             ip_len: total as u32,
             hdr_bad: false,
+            foreign: foreign(m, src, dst),
         };
         match walk_ext(cap, h[6], 40) {
             Walk::Stop => Ok(()),
@@ -268,6 +286,9 @@ impl Decoder {
                         }
                         _ => Ok(()),
                     };
+                }
+                if l3.foreign && matches!(next, PROTO_TCP | PROTO_ICMPV6) {
+                    return Ok(());
                 }
                 let Some(payload) = cap.get(body..) else {
                     return Ok(());
@@ -326,6 +347,9 @@ impl Decoder {
         tun: &[Tunnel],
         out: &mut Vec<Packet<'x>>,
     ) -> Result<(), DecodeError> {
+        if l3.foreign && !kept_when_foreign(proto) {
+            return Ok(());
+        }
         let complete = l4.len() >= l4_len;
         let whole = l4.get(..l4_len).unwrap_or(l4);
         let base = |proto: Transport, sport: u16, dport: u16| Packet {
@@ -347,6 +371,7 @@ impl Decoder {
             payload_captured: true,
             checksum_bad: l3.hdr_bad,
             icmp_one_way: false,
+            foreign: l3.foreign,
             tunnels: tun.to_vec(),
             payload: Cow::Borrowed(&[][..]),
         };

@@ -13,6 +13,7 @@ mod checksum;
 mod frag;
 mod ip;
 pub mod packet;
+pub mod shard;
 pub mod tcp_options;
 mod tunnel;
 
@@ -65,6 +66,11 @@ pub fn linktype_supported(lt: u32) -> bool {
 pub struct DecodeOptions {
     /// Verify the IPv4 header, TCP, UDP and ICMP checksums (a bad one sets `checksum_bad`).
     pub check_checksums: bool,
+    /// Track only this shard's host pairs: the packets of other pairs are dropped right
+    /// after their IP header, except UDP (which may carry a tunnel whose inner
+    /// connections are in this shard and name the outer flow: it is decoded and marked
+    /// [`Packet::foreign`]) and IP-level tunnels (whose inner packets are looked at in turn).
+    pub shard: Option<shard::Shard>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +103,7 @@ pub(crate) struct Meta {
     pub frame: u64,
     pub ts_ns: i64,
     pub check: bool,
+    pub shard: Option<shard::Shard>,
 }
 
 /// Decodes frames; holds the fragment reassembly state.
@@ -131,6 +138,7 @@ impl Decoder {
             frame: frame.number,
             ts_ns: frame.ts_ns,
             check: self.opts.check_checksums,
+            shard: self.opts.shard,
         };
         // Bytes on the wire from here on (never less than what was captured).
         let wire = (frame.orig_len as usize).max(frame.data.len());
@@ -297,6 +305,7 @@ pub(crate) fn owned<'b>(p: Packet<'_>) -> Packet<'b> {
         payload_captured: p.payload_captured,
         checksum_bad: p.checksum_bad,
         icmp_one_way: p.icmp_one_way,
+        foreign: p.foreign,
         tunnels: p.tunnels,
         payload: Cow::Owned(p.payload.into_owned()),
     }

@@ -122,6 +122,10 @@ pub struct Packet<'a> {
     pub checksum_bad: bool,
     /// ICMP only: a message without a reply type (unreachable, time exceeded, ...).
     pub icmp_one_way: bool,
+    /// A UDP datagram of another shard's host pair ([`crate::decode::DecodeOptions::shard`]):
+    /// its flow is followed, so that a tunnel it carries names it by its uid, but it is
+    /// not this shard's to report (nor to count).
+    pub foreign: bool,
     /// The encapsulations this packet arrived in, outermost first (empty when none).
     pub tunnels: Vec<Tunnel>,
     /// The captured transport payload (may be shorter than `payload_len`).

@@ -143,6 +143,7 @@ impl FirstSegment {
             payload_captured: self.payload_captured,
             checksum_bad: self.checksum_bad,
             icmp_one_way: false,
+            foreign: false,
             tunnels: Vec::new(),
             payload: std::borrow::Cow::Borrowed(&[]),
         }

@@ -88,6 +88,7 @@ impl Script {
             payload_captured: true,
             checksum_bad: bad,
             icmp_one_way: false,
+            foreign: false,
             tunnels: Vec::new(),
             payload: Cow::Borrowed(&[]),
         };
@@ -396,6 +397,7 @@ fn udp_flow_flips_to_zeek_roles_from_a_likely_server_port_and_dns_expires_after_
             payload_captured: true,
             checksum_bad: false,
             icmp_one_way: false,
+            foreign: false,
             tunnels: Vec::new(),
             payload: Cow::Borrowed(&[]),
         };

@@ -167,6 +167,7 @@ pub fn frame(linktype: u32, data: &[u8]) -> Frame<'_> {
 pub fn decode(linktype: u32, data: &[u8], check: bool) -> Vec<Packet<'static>> {
     let mut d = Decoder::new(DecodeOptions {
         check_checksums: check,
+        ..Default::default()
     });
     let mut out = Vec::new();
     d.decode(&frame(linktype, data), &mut out).expect("decodes");

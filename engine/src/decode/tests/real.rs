@@ -25,6 +25,7 @@ pub(crate) fn decode_file(path: &Path, check: bool) -> Result<(u64, Vec<Row>), S
     let mut r = CaptureReader::open(path).map_err(|e| e.to_string())?;
     let mut d = Decoder::new(DecodeOptions {
         check_checksums: check,
+        ..Default::default()
     });
     let mut rows = Vec::new();
     let mut frames = 0;

@@ -220,6 +220,7 @@ fn snap_length_cut_payload_is_not_captured_and_not_bad() {
     let cut = &f[..14 + 20 + 20 + 10];
     let mut d = Decoder::new(DecodeOptions {
         check_checksums: true,
+        ..Default::default()
     });
     let mut out = Vec::new();
     d.decode(
@@ -372,6 +373,7 @@ fn zeek_frag_ipv4_reassembly_out_of_order() {
         .collect();
     let mut d = Decoder::new(DecodeOptions {
         check_checksums: true,
+        ..Default::default()
     });
     let mut all = Vec::new();
     for (n, i) in [(1u64, 2usize), (2, 0), (3, 1)] {
@@ -419,6 +421,7 @@ fn zeek_frag_ipv6_reassembly_counts_unfragmentable_part() {
     let (f1, f2) = (ipv6(44, &p1), ipv6(44, &p2));
     let mut d = Decoder::new(DecodeOptions {
         check_checksums: true,
+        ..Default::default()
     });
     let mut got = Vec::new();
     for (n, f) in [(1u64, &f2), (2, &f1)] {
@@ -834,6 +837,7 @@ fn garbage_never_panics() {
     ];
     let mut d = Decoder::new(DecodeOptions {
         check_checksums: true,
+        ..Default::default()
     });
     for s in &samples {
         for i in 0..s.len() {
