@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from analyzer.core.columns import Batch, RecordsBatch, records_from_columns
 from analyzer.core.records import ConnectionRecord
@@ -131,6 +131,8 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
     (see ``analyzer.progress``); the tshark engine reports packets only (``total`` 0).
     """
     options = options or LoadOptions()
+    if options.shard is not None and resolve_engine(options) == "tshark":
+        return _whole_in_first_shard(path, options, config, on_batch, on_progress)
     emitted = [0]
 
     def counting(batch: Batch) -> None:
@@ -147,6 +149,11 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
             result = analyze_native(path, options, counting if on_batch else None,
                                     on_progress)
         except NeedsTshark as exc:
+            if options.shard is not None and not emitted[0]:
+                result = _whole_in_first_shard(path, options, config, on_batch, on_progress)
+                if options.shard[0] == 0:
+                    result.notes.append(f"{path}: read with tshark: {exc}")
+                return result
             if emitted[0]:
                 result = CaptureResult(str(path), engine="native")
                 result.error = CaptureError(
@@ -168,6 +175,19 @@ def analyze_capture(path: str | Path, options: LoadOptions | None = None,
     return result
 
 
+def _whole_in_first_shard(path: str | Path, options: LoadOptions,
+                          config: TrackerConfig | None, on_batch: OnBatch | None,
+                          on_progress: OnProgress | None) -> CaptureResult:
+    """A shard of a capture that tshark reads: tshark cannot skip other shards' packets,
+    so the first shard reads the whole capture and the others give nothing (their result
+    is empty, with no packets), so that the shards together give the records once."""
+    assert options.shard is not None
+    if options.shard[0] == 0:
+        return analyze_capture(path, replace(options, shard=None), config, on_batch,
+                               on_progress)
+    return CaptureResult(str(path), engine="tshark")
+
+
 def analyze_native(path: str | Path, options: LoadOptions,
                    on_batch: OnBatch | None = None,
                    on_progress: OnProgress | None = None) -> CaptureResult:
@@ -184,7 +204,7 @@ def analyze_native(path: str | Path, options: LoadOptions,
         for batch in read_native(name, options.check_checksums, read,
                                  app_details=options.app_details,
                                  select_frames=options.select_frames,
-                                 on_progress=on_progress):
+                                 on_progress=on_progress, shard=options.shard):
             if on_batch is not None:
                 if len(batch):
                     on_batch(batch)
@@ -430,12 +450,19 @@ def check_options(options: LoadOptions) -> None:
 def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | None = None,
             loader: str = "tshark", check_checksums: bool = False,
             tshark_path: str | None = None, decode_as: Iterable[str] = (),
-            prefs: Iterable[str] = (), engine: str = "auto") -> Analysis:
+            prefs: Iterable[str] = (), engine: str = "auto", client: Any = None,
+            shards: int = 1) -> Analysis:
     """Analyze captures; raise the first capture's error if every capture failed.
 
     ``engine``: ``native`` (the Rust engine reads the file), ``tshark``, or ``auto``.
     ``display_filter`` keeps the connections with a packet it matches, each built from all
     of its packets (tshark finds the matching frames, whichever engine reads).
+
+    ``client``: a ``distributed.Client`` (or ``"local:N"``, or a scheduler's address) runs
+    each capture, or each of its ``shards`` (split by host pair), as a Dask task; the
+    records are those of a local run, in the same order (``analyzer.cluster``). ``shards``
+    without a client runs the shards in a process pool here. A failed task raises
+    ``analyzer.cluster.TaskFailed``.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -449,7 +476,14 @@ def analyze(paths: str | Path | Iterable[str | Path], *, display_filter: str | N
         prefs=tuple(prefs),
     )
     check_options(options)
-    results = [analyze_capture(p, options) for p in paths]
+    if client is not None or shards > 1:
+        from analyzer.cluster import run_cluster
+
+        results = run_cluster([str(p) for p in paths], options,
+                              TrackerConfig(check_checksums=check_checksums),
+                              dask=client, shards=shards).results
+    else:
+        results = [analyze_capture(p, options) for p in paths]
     if results and all(r.error is not None for r in results):
         error = results[0].error
         assert error is not None

@@ -6,6 +6,7 @@ Exit codes (README, "Exit codes"):
     2  usage error: bad option or bad display filter
     3  input or environment error: missing/empty/non-capture file, tshark missing or too old
     4  a truncated capture under --strict
+    5  a task of a scaled-out run (--dask, --shards) failed: named by capture and shard
     70 an internal error (a bug: one line instead of a traceback)
 """
 
@@ -20,6 +21,7 @@ EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_TRUNCATED_STRICT = 4
+EXIT_TASK_FAILED = 5
 EXIT_INTERNAL = 70
 
 

@@ -56,6 +56,15 @@ class RunOptions:
     #: ``--progress`` (True), ``--no-progress`` (False) or neither (None: on when stderr is a
     #: terminal and $CI is unset); ``quiet`` turns it off (see ``analyzer.progress``).
     progress: bool | None = None
+    #: ``--shards N``: each capture as N tasks, split by host pair (``analyzer.cluster``).
+    shards: int = 1
+    #: ``--dask local:N`` or a scheduler address: run the tasks on a Dask cluster.
+    dask: str | None = None
+
+    @property
+    def scaled_out(self) -> bool:
+        """The run goes through ``analyzer.cluster`` (Dask, or shards of captures)."""
+        return self.dask is not None or self.shards > 1
 
     def load_options(self, *, app_details: bool = True,
                      session_reset: int | None = None) -> LoadOptions:
@@ -71,7 +80,8 @@ def run_options(ctx: typer.Context | None, display_filter: str | None = None,
                 loader: Loader = Loader.tshark, check_checksums: bool = False,
                 tshark_path: str | None = None, decode_as: list[str] | None = None,
                 pref: list[str] | None = None, strict: bool = False, jobs: int | None = None,
-                quiet: bool = False, progress: bool | None = None) -> RunOptions:
+                quiet: bool = False, progress: bool | None = None, shards: int = 1,
+                dask: str | None = None) -> RunOptions:
     """The :class:`RunOptions` of a command (``ctx.obj`` holds the global options)."""
     obj = ctx.obj if ctx is not None else None
     glob = obj if isinstance(obj, GlobalOptions) else GlobalOptions()
@@ -79,7 +89,7 @@ def run_options(ctx: typer.Context | None, display_filter: str | None = None,
         engine=glob.engine, session_reset=glob.session_reset, display_filter=display_filter,
         loader=loader.value, check_checksums=check_checksums, tshark_path=tshark_path,
         decode_as=tuple(decode_as or ()), pref=tuple(pref or ()), strict=strict, jobs=jobs,
-        quiet=quiet, progress=progress)
+        quiet=quiet, progress=progress, shards=shards, dask=dask)
 
 
 CapturesArg = Annotated[list[Path], typer.Argument(
@@ -114,6 +124,17 @@ QuietOpt = Annotated[bool, typer.Option(
 ProgressOpt = Annotated[bool | None, typer.Option(
     "--progress/--no-progress", help="A progress bar on stderr (default: on when stderr is "
     "a terminal and $CI is unset; -q turns it off).", show_default=False)]
+ShardsOpt = Annotated[int, typer.Option(
+    "--shards", min=1, metavar="N", help="Read each capture as N tasks, each tracking the "
+    "connections of the host pairs that hash to it (both directions, IP fragments and port "
+    "reuse stay together); the records are those of one task. Native engine; runs on "
+    "--dask, else on --jobs processes here.")]
+DaskOpt = Annotated[str | None, typer.Option(
+    "--dask", metavar="local:N|ADDRESS", envvar="PCAP_ANALYZER_DASK", help="Run the "
+    "captures (and shards) as tasks on a Dask cluster: local:N starts N worker processes "
+    "here, tcp://HOST:8786 uses a running scheduler (workers must see the captures under "
+    "the same paths). connections -f parquet -o DIR then writes a Parquet dataset from the "
+    "workers.", show_default=False)]
 WideOpt = Annotated[bool, typer.Option(
     "--wide", help="Table: every column, none dropped to fit the terminal (long lines "
     "wrap). Implies -f table.")]
@@ -140,6 +161,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "check_checksums": (ChecksumOpt, False), "tshark_path": (TsharkOpt, None),
     "decode_as": (DecodeOpt, None), "pref": (PrefOpt, None), "strict": (StrictOpt, False),
     "jobs": (JobsOpt, None), "quiet": (QuietOpt, False), "progress": (ProgressOpt, None),
+    "shards": (ShardsOpt, 1), "dask": (DaskOpt, None),
 }
 #: The options of the commands that read captures, and of those that read one or two.
 ALL = tuple(SHARED)

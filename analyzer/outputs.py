@@ -12,7 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from analyzer.errors import EXIT_CHECK_FAILED, EXIT_INPUT, EXIT_USAGE, AnalyzerError
+from analyzer.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INPUT,
+    EXIT_TASK_FAILED,
+    EXIT_USAGE,
+    AnalyzerError,
+)
 from analyzer.options import RunOptions
 from analyzer.report.formats import Format
 from analyzer.run import err, evaluate, exit_code, fail, run
@@ -61,6 +67,8 @@ def _conn_stream(fmt: Format) -> Writer:
 
         if fmt is Format.PARQUET:
             _require_file(job)
+            if job.opts.dask is not None:
+                return _conn_dataset(job)
         if fmt in (Format.PARQUET, Format.CSV):
             # pandas and pyarrow load on another thread while the engine reads (it does not
             # hold the GIL): the first batch finds them ready.
@@ -100,6 +108,18 @@ def _conn_frame(fmt: Format) -> Writer:
                                     columns=job.columns)
         return exit_code(results, job.opts.strict)
     return write
+
+
+def _conn_dataset(job: Job) -> int:
+    """``connections -f parquet -o DIR --dask ...``: the workers write a Parquet dataset,
+    a hive partition per capture (``capture=<name>``), a file per task."""
+    assert job.output is not None
+    results = run(job.captures, job.opts, app_details=False, dataset=job.output)
+    if not job.opts.quiet:
+        files = sum(1 for _ in job.output.glob("capture=*/*.parquet"))
+        err(f"wrote {job.output}: {files} Parquet file{'s' if files != 1 else ''}, "
+            f"{sum(r.error is None for r in results)} capture(s)")
+    return exit_code(results, job.opts.strict)
 
 
 # http, websockets --------------------------------------------------------------------------
@@ -413,8 +433,16 @@ def writing(job: Job, do: Callable[[], int]) -> int:
     reader of standard output that went away (``| head``) ends the run quietly, exit 0, as
     ``cat`` does; any other failure to write (a read-only or missing directory, a
     directory given as a file, a full disk) is one line naming the file, exit 3."""
+    import typer
+
     try:
         return do()
+    except typer.Exit as exc:
+        if exc.exit_code == EXIT_TASK_FAILED and job.output is not None and \
+                job.output.is_file():
+            # A scaled-out run whose task failed wrote nothing: no file that looks whole.
+            job.output.unlink(missing_ok=True)
+        raise
     except BrokenPipeError:
         silence_stdout()
         return 0

@@ -228,3 +228,60 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+class TaskProgress:
+    """The display of a scaled-out run (``analyzer.cluster``): one bar over every task, by
+    bytes read (each shard of a capture reads the whole file), with the tasks done, the
+    packets and packets/s across the cluster, and the time left. ``on_task`` is the
+    cluster's callback: progress events while tasks read, and one when each is done."""
+
+    def __init__(self, tasks: int, total_bytes: int, console: Console | None = None,
+                 force_terminal: bool = False, transient: bool = True) -> None:
+        self.console = console if console is not None else Console(
+            stderr=True, force_terminal=True if force_terminal else None)
+        self._progress = Progress(
+            "[progress.description]{task.description}", BarColumn(bar_width=24),
+            TaskProgressColumn(), _Packets(), _Left(),
+            console=self.console, transient=transient, redirect_stdout=False,
+            redirect_stderr=True, refresh_per_second=8)
+        self._tasks = tasks
+        self._done: set[str] = set()
+        self._bytes: dict[str, int] = {}
+        self._packets: dict[str, int] = {}
+        self._bar = self._progress.add_task(self._text(), total=total_bytes or None,
+                                            packets=0)
+
+    def __enter__(self) -> TaskProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._progress.stop()
+
+    def _text(self) -> str:
+        return f"{len(self._done)}/{self._tasks} tasks"
+
+    def on_task(self, event: dict[str, Any]) -> None:
+        key = str(event.get("task"))
+        if key in self._done:
+            return  # a late event of a task already counted
+        self._bytes[key] = int(event.get("bytes", 0))
+        self._packets[key] = int(event.get("packets", 0))
+        if event.get("done"):
+            self._done.add(key)
+        self._progress.update(self._bar, description=self._text(),
+                              completed=sum(self._bytes.values()),
+                              packets=sum(self._packets.values()))
+
+
+@contextmanager
+def task_display(tasks: int, total_bytes: int, *, quiet: bool = False,
+                 forced: bool | None = None) -> Iterator[Any]:
+    """``TaskProgress.on_task`` for the ``with`` block, or None when ``enabled(quiet,
+    forced)`` says no."""
+    if not enabled(quiet, forced):
+        yield None
+        return
+    with TaskProgress(tasks, total_bytes, force_terminal=bool(forced)) as shown:
+        yield shown.on_task

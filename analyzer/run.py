@@ -34,9 +34,14 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 def run(captures: list[Path], opts: RunOptions, *,
         on_batch: Callable[[Any], None] | None = None, app_details: bool = True,
-        jobs: int | None = None, quiet: bool | None = None) -> list[CaptureResult]:
+        jobs: int | None = None, quiet: bool | None = None,
+        dataset: Path | None = None) -> list[CaptureResult]:
     """Read every capture (directories and globs expanded, ``jobs`` at a time); report each
-    failure as one line; exit at once on environment errors (tshark, display filter)."""
+    failure as one line; exit at once on environment errors (tshark, display filter).
+
+    A scaled-out run (``opts.scaled_out``) goes through ``analyzer.cluster``; with
+    ``dataset`` its tasks write their records there as a Parquet dataset (written aside and
+    moved into place once every task is done) instead of handing them to ``on_batch``."""
     from analyzer import progress
     from analyzer.api import check_options
     from analyzer.batch import CAPTURE_SUFFIXES, expand_inputs, run_batch
@@ -46,6 +51,10 @@ def run(captures: list[Path], opts: RunOptions, *,
     options = opts.load_options(app_details=app_details)
     try:
         check_options(options)
+        if opts.dask is not None:
+            from analyzer.cluster import parse_dask
+
+            parse_dask(opts.dask)
     except AnalyzerError as exc:
         raise fail(f"error: {exc}", exc.exit_code) from None
     config = TrackerConfig(check_checksums=opts.check_checksums)
@@ -56,9 +65,30 @@ def run(captures: list[Path], opts: RunOptions, *,
                    f"{', '.join('*' + s for s in CAPTURE_SUFFIXES)})", EXIT_INPUT)
     for directory in empty:
         err(f"note: {directory}: no capture files in it")
-    with progress.display(paths, quiet=quiet, forced=opts.progress) as on_progress:
-        results = run_batch(paths, options, config, jobs or opts.jobs, on_batch=on_batch,
-                            on_progress=on_progress)
+    if opts.scaled_out:
+        try:
+            results: list[CaptureResult]
+            if dataset is None:
+                results = run_scaled(paths, options, config, opts, quiet=quiet).results
+            else:
+                from analyzer.report.folder import staged
+
+                with staged(dataset) as stage:
+                    results = run_scaled(paths, options, config, opts, quiet=quiet,
+                                         dataset=str(stage.absolute())).results
+        except AnalyzerError as exc:  # the cluster is out of reach, or a task failed
+            raise fail(f"error: {exc}", exc.exit_code) from None
+        if on_batch is not None:
+            from analyzer.core.columns import RecordsBatch
+
+            for result in results:
+                if result.error is None:
+                    on_batch(RecordsBatch(result.records))
+                    result.records = []
+    else:
+        with progress.display(paths, quiet=quiet, forced=opts.progress) as on_progress:
+            results = run_batch(paths, options, config, jobs or opts.jobs, on_batch=on_batch,
+                                on_progress=on_progress)
     for result in results:
         for note in result.notes:
             err(f"note: {note}")
@@ -72,6 +102,42 @@ def run(captures: list[Path], opts: RunOptions, *,
             f"{sum(r.status.startswith('warning') for r in results)} with warnings, "
             f"{sum(r.error is not None for r in results)} failed")
     return results
+
+
+def run_scaled(paths: list[str], options: Any, config: Any, opts: RunOptions, *,
+               quiet: bool, dataset: str | None = None) -> Any:
+    """The tasks of ``paths`` on the cluster (``--dask``) or the process pool (``--shards``
+    alone), with the task display on stderr and the dashboard's address; a failed task is
+    :class:`analyzer.cluster.TaskFailed`, raised (the caller writes nothing)."""
+    import os
+
+    from analyzer import progress
+    from analyzer.cluster import plan, run_cluster
+
+    tasks = plan(paths, opts.shards)
+    total = sum(_size(t.path) for t in tasks)
+    if opts.shards > 1 and not quiet and options.engine == "tshark":
+        err("note: --shards splits what the native engine reads; with --engine tshark each "
+            "capture is read whole by its first shard")
+
+    def dashboard(link: str) -> None:
+        if not quiet:
+            err(f"Dask dashboard: {link}")
+
+    with progress.task_display(len(tasks), total, quiet=quiet,
+                               forced=opts.progress) as on_task:
+        return run_cluster(paths, options, config, dask=opts.dask, shards=opts.shards,
+                           jobs=opts.jobs or os.cpu_count(), dataset=dataset,
+                           on_task=on_task, on_dashboard=dashboard)
+
+
+def _size(path: str) -> int:
+    import os
+
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def exit_code(results: list[CaptureResult], strict: bool) -> int:

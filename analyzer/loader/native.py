@@ -44,7 +44,8 @@ def read_native(path: str, check_checksums: bool = False, read: NativeRead | Non
                 batch: int = 1024, app_details: bool = True,
                 select_frames: Sequence[int] | None = None,
                 on_progress: OnProgress | None = None,
-                progress_every: int | None = None) -> Iterator[NativeBatch]:
+                progress_every: int | None = None,
+                shard: tuple[int, int] | None = None) -> Iterator[NativeBatch]:
     """Batches of records, in start order, as the engine hands them over.
 
     ``app_details=False`` leaves each record's HTTP transactions and WebSocket sessions out
@@ -53,6 +54,10 @@ def read_native(path: str, check_checksums: bool = False, read: NativeRead | Non
     ``select_frames``: only the connections with a packet in one of these frames (those a
     display filter matched) are kept, each built from all of its packets; the engine drops
     the others before they reach Python. None keeps every connection.
+
+    ``shard=(index, count)``: only the connections of the host pairs that hash to shard
+    ``index`` of ``count`` (``_engine.shard_of``); the other pairs' packets are dropped at
+    their IP header. ``read.packets`` then counts this shard's packets.
 
     Raises CaptureError for a file that cannot be read at all and NeedsTshark for one the
     engine cannot decode. A capture cut short is read up to the cut and noted in
@@ -78,7 +83,7 @@ def read_native(path: str, check_checksums: bool = False, read: NativeRead | Non
     try:
         reader = _engine.read_capture(path, check_checksums=check_checksums, batch=batch,
                                       app_details=app_details, select_frames=select_frames,
-                                      progress_every=max(0, every))
+                                      progress_every=max(0, every), shard=shard)
         for engine_batch in reader:
             read.packets, read.frames = reader.packets, reader.frames
             if on_progress is not None:

@@ -134,6 +134,8 @@ class LoadOptions:
             that records and messages quote the original capture's frame numbers.
         select_frames: the frames ``display_filter`` matched (original frame numbers,
             ascending), once ``analyzer.api`` has asked tshark for them; None before.
+        shard: ``(index, count)``: track only the connections of the host pairs in that
+            shard of the capture (the native engine; ``analyzer.cluster``); None: all.
     """
 
     display_filter: str | None = None
@@ -149,6 +151,7 @@ class LoadOptions:
     frame_map: tuple[int, ...] = ()
     app_details: bool = True
     select_frames: Sequence[int] | None = None
+    shard: tuple[int, int] | None = None
 
     @property
     def resets(self) -> int:

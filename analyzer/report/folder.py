@@ -82,7 +82,10 @@ def staged(out_dir: Path) -> Iterator[Path]:
         yield stage
         if out_dir.is_dir():
             for item in sorted(stage.iterdir()):
-                os.replace(item, out_dir / item.name)
+                target = out_dir / item.name
+                if item.is_dir() and target.is_dir():  # a dataset's partition: replaced whole
+                    shutil.rmtree(target)
+                os.replace(item, target)
         else:
             os.rename(stage, out_dir)
     except OSError as exc:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any
 
 from analyzer.core.records import FIELD_NAMES, HEALTH_FIELDS, ConnectionRecord
@@ -65,10 +66,12 @@ _PANDAS_META = {
 }
 
 
-def arrow_schema() -> Any:
+def arrow_schema(without: tuple[str, ...] = ()) -> Any:
     """The Parquet schema of the connections table, with pandas metadata, so that
-    ``pandas.read_parquet`` gives back ``to_frame``'s dtypes, without importing pandas."""
-    return schema_of([(name, column_kind(name)) for name in FRAME_COLUMNS])
+    ``pandas.read_parquet`` gives back ``to_frame``'s dtypes, without importing pandas
+    (``without``: columns left out)."""
+    return schema_of([(name, column_kind(name)) for name in FRAME_COLUMNS
+                      if name not in without])
 
 
 #: The kinds of the ``http`` command's columns (``analyzer.report.app.HTTP_COLUMNS``).
@@ -148,16 +151,18 @@ def arrow_batch(cols: dict[str, list[Any]], schema: Any) -> Any:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def engine_spec() -> list[tuple[str, str, list[str]]]:
-    """The columns as the engine builds them: (record field, kind, categories); a time
-    column is built from its nanosecond field."""
+def engine_spec(names: Sequence[str] = FRAME_COLUMNS) -> list[tuple[str, str, list[str]]]:
+    """The columns ``names`` as the engine builds them: (record field, kind, categories);
+    a time column is built from its nanosecond field."""
     return [(TIME_COLUMNS.get(name, name), column_kind(name), CATEGORIES.get(name, []))
-            for name in FRAME_COLUMNS]
+            for name in names]
 
 
 def arrow_batch_from_engine(engine_batch: Any, capture: str, schema: Any) -> Any:
-    """An engine batch -> an Arrow RecordBatch of ``schema``, from the engine's buffers."""
-    return _from_buffers(len(engine_batch), engine_batch.arrow_buffers(engine_spec(), capture),
+    """An engine batch -> an Arrow RecordBatch of ``schema`` (``arrow_schema``'s columns,
+    or some of them), from the engine's buffers."""
+    spec = engine_spec([f.name for f in schema])
+    return _from_buffers(len(engine_batch), engine_batch.arrow_buffers(spec, capture),
                          schema, column_kind)
 
 

@@ -99,17 +99,19 @@ class ParquetSink:
     reads the file back with ``to_frame``'s dtypes and categories. pyarrow is loaded at the
     first batch, so that its import overlaps the engine's read (see ``warm_imports``)."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, without: tuple[str, ...] = ()) -> None:
         self.out = out
         self.schema: Any = None
         self.writer: Any = None
+        #: Columns left out (a dataset's partition column: its folder names it).
+        self.without = without
 
     def _open(self) -> None:
         import pyarrow.parquet as pq
 
         from analyzer.report.schema import arrow_schema
 
-        self.schema = arrow_schema()
+        self.schema = arrow_schema(without=self.without)
         self.writer = pq.ParquetWriter(self.out, self.schema,
                                        use_dictionary=dictionary_columns(self.schema))
 
