@@ -73,9 +73,12 @@ def run(captures: list[Path], opts: RunOptions, *,
             else:
                 from analyzer.report.folder import staged
 
+                from analyzer.cluster.tasks import drop_leftovers
+
                 with staged(dataset) as stage:
                     results = run_scaled(paths, options, config, opts, quiet=quiet,
                                          dataset=str(stage.absolute())).results
+                    drop_leftovers(stage)
         except AnalyzerError as exc:  # the cluster is out of reach, or a task failed
             raise fail(f"error: {exc}", exc.exit_code) from None
         if on_batch is not None:

@@ -85,6 +85,18 @@ def part_name(task: Task) -> str:
     return f"part-{task.shard:04d}-of-{task.shards:04d}.parquet"
 
 
+def drop_leftovers(dataset: str | Path) -> None:
+    """Remove what tasks left that is not data: files lost mid-write (a worker killed
+    while it wrote: the rerun of its task wrote the file whole), and the empty folders of
+    captures that could not be read."""
+    for left in Path(dataset).glob("capture=*/.part-*.tmp"):
+        left.unlink(missing_ok=True)
+    # A capture that could not be read left its partition's folder empty.
+    for folder in Path(dataset).glob("capture=*"):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
 def run_task(task: Task, options: LoadOptions, config: TrackerConfig,
              dataset: str | None = None) -> TaskResult:
     """Run one task (on a worker, or in this process): read the capture's shard and return
@@ -101,6 +113,11 @@ def run_task(task: Task, options: LoadOptions, config: TrackerConfig,
     else:
         result, out.rows, out.file = _write_part(task, name, options, config, dataset,
                                                  on_progress)
+    if result.error is not None:
+        # Only the error travels back: not the engine's exception it was raised from (its
+        # class lives in the extension module, which pickle cannot name).
+        result.error.__context__ = result.error.__cause__ = None
+        result.error.__traceback__ = None
     out.result = _renamed(result, name, task.name)
     out.seconds = time.monotonic() - start
     out.bytes_read = _size(name) if result.error is None else 0
@@ -214,7 +231,7 @@ def _progress_reporter(task: Task) -> Callable[[str, int, int, int], None] | Non
             return
         last[0] = now
         worker.log_event(PROGRESS_TOPIC, {"task": task.key, "bytes": done, "total": total,
-                                          "packets": packets})
+                                          "packets": packets, "worker": worker.address})
 
     return report
 
