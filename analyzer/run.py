@@ -71,9 +71,8 @@ def run(captures: list[Path], opts: RunOptions, *,
             if dataset is None:
                 results = run_scaled(paths, options, config, opts, quiet=quiet).results
             else:
-                from analyzer.report.folder import staged
-
                 from analyzer.cluster.tasks import drop_leftovers
+                from analyzer.report.folder import staged
 
                 with staged(dataset) as stage:
                     results = run_scaled(paths, options, config, opts, quiet=quiet,
