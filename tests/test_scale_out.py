@@ -457,3 +457,55 @@ def test_progress_events_reach_the_client(tmp_path: Path, client: Any) -> None:
     assert all(e["bytes"] == size for e in done)
     assert sum(e["packets"] for e in done) == analyze(path).captures[0].packets
     json.dumps(events)  # plain data, as a display or a log takes it
+
+
+# ------------------------------------------------------------- the other commands and engines
+
+@pytest.mark.tshark
+def test_the_tshark_engine_and_a_display_filter_give_the_local_records_when_sharded(
+        client: Any) -> None:
+    paths = [str(p) for p in sorted((CAPTURES / "real").glob("*.pcap*"))]
+    _same(analyze(paths, engine="tshark"), analyze(paths, engine="tshark", client=client,
+                                                     shards=3))
+    filtered = analyze(paths, display_filter="tcp.flags.reset == 1")
+    assert 0 < len(filtered.records) < len(analyze(paths).records)
+    _same(filtered, analyze(paths, display_filter="tcp.flags.reset == 1", client=client,
+                            shards=3))
+
+
+def test_summary_and_check_on_dask_say_what_they_say_locally(tmp_path: Path) -> None:
+    summary = ["summary", "captures/real", "captures/ws", "-f", "json", "-q"]
+    local = _cli(*summary)
+    assert local.returncode == 0, local.stderr
+    far = _cli(*summary, "--dask", "local:2", "--shards", "2")
+    assert far.returncode == 0, far.stderr
+    assert json.loads(far.stdout) == json.loads(local.stdout)
+    check = ["check", "captures/real", "-q", "-f", "json",
+             "--rule", "count(end == 'rst') == 0", "--rule", "count() > 0"]
+    local = _cli(*check, "--junit", str(tmp_path / "a.xml"))
+    far = _cli(*check, "--junit", str(tmp_path / "b.xml"), "--dask", "local:2",
+               "--shards", "2")
+    assert local.returncode == far.returncode == 1  # the captures with a reset fail
+    assert json.loads(far.stdout) == json.loads(local.stdout)
+    assert (tmp_path / "a.xml").read_text().count("<failure") == (
+        tmp_path / "b.xml").read_text().count("<failure") > 0
+
+
+def test_the_task_display_counts_tasks_bytes_and_packets() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from analyzer.progress import TaskProgress
+
+    buf = StringIO()
+    console = Console(file=buf, force_terminal=True, width=120)
+    with TaskProgress(2, 2000, console=console, transient=False) as shown:
+        shown.on_task({"task": "0-0-of-2", "bytes": 500, "total": 1000, "packets": 40})
+        shown.on_task({"task": "0-0-of-2", "bytes": 1000, "total": 1000, "packets": 80,
+                       "done": True})
+        shown.on_task({"task": "0-0-of-2", "bytes": 10, "total": 1000, "packets": 1})
+        shown.on_task({"task": "0-1-of-2", "bytes": 1000, "total": 1000, "packets": 20,
+                       "done": True})
+    text = buf.getvalue()
+    assert "2/2 tasks" in text and "100%" in text and "100 packets" in text
