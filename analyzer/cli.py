@@ -30,7 +30,8 @@ Exit codes: 0 ok; 1 a check rule failed (check, report --rule); 2 usage error (b
 option, bad display filter, bad rule, a --pref or --decode-as tshark rejects); 3 input,
 environment or output error (missing, empty, unreadable or non-capture file, a FIFO,
 tshark missing, too old or stalled, an output that cannot be written); 4 a truncated
-capture with --strict; 70 an internal error (a bug); 130 interrupted. Every error is one
+capture with --strict; 5 a task of a scaled-out run failed (--dask, --shards: named by
+capture and shard, nothing written); 70 an internal error (a bug); 130 interrupted. Every error is one
 line on stderr naming the file. A truncated capture is otherwise read up to the cut, with
 a warning. PCAP_ANALYZER_TSHARK_TIMEOUT: seconds without progress before tshark is
 stopped (default 120).
@@ -46,6 +47,7 @@ Examples:
   pcap-analyzer report captures/ --out out/ --policy examples/policy.toml
   pcap-analyzer check captures/ --rule "count(end == 'rst') / count() <= 0.01" --junit j.xml
   pcap-analyzer diff before.pcap after.pcap
+  pcap-analyzer connections big.pcap --shards 4 --dask local:2 -f parquet -o conn/
 """
 
 app = typer.Typer(
