@@ -111,6 +111,7 @@ bench: tshark venv
 	for s in $(SIZES); do $(PY) bench/make_corpus.py --size $$s || exit 1; done
 	$(PY) bench/run_bench.py --sizes $(SIZES) --runs $(RUNS) $(BENCH_ARGS) \
 	  --command 'make bench SIZES="$(SIZES)" RUNS=$(RUNS)$(if $(BENCH_ARGS), BENCH_ARGS="$(BENCH_ARGS)")'
+	$(PY) bench/scale_out.py --size $(lastword $(SIZES)) --runs $(RUNS) --command 'make bench SIZES="$(SIZES)" RUNS=$(RUNS)$(if $(BENCH_ARGS), BENCH_ARGS="$(BENCH_ARGS)")'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache engine/target

@@ -31,10 +31,10 @@ option, bad display filter, bad rule, a --pref or --decode-as tshark rejects); 3
 environment or output error (missing, empty, unreadable or non-capture file, a FIFO,
 tshark missing, too old or stalled, an output that cannot be written); 4 a truncated
 capture with --strict; 5 a task of a scaled-out run failed (--dask, --shards: named by
-capture and shard, nothing written); 70 an internal error (a bug); 130 interrupted. Every error is one
-line on stderr naming the file. A truncated capture is otherwise read up to the cut, with
-a warning. PCAP_ANALYZER_TSHARK_TIMEOUT: seconds without progress before tshark is
-stopped (default 120).
+capture and shard, nothing written); 70 an internal error (a bug); 130 interrupted.
+Every error is one line on stderr naming the file. A truncated capture is otherwise read
+up to the cut, with a warning. PCAP_ANALYZER_TSHARK_TIMEOUT: seconds without progress
+before tshark is stopped (default 120).
 
 \b
 Examples:

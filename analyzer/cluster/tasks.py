@@ -82,7 +82,9 @@ def partition_dir(dataset: str | Path, capture: str) -> Path:
 
 
 def part_name(task: Task) -> str:
-    return f"part-{task.shard:04d}-of-{task.shards:04d}.parquet"
+    """The task's file in its partition: the capture's place among the inputs (a capture
+    given twice is read twice, as in a local run) and the shard."""
+    return f"part-{task.index:05d}-{task.shard:04d}-of-{task.shards:04d}.parquet"
 
 
 def drop_leftovers(dataset: str | Path) -> None:
@@ -100,7 +102,7 @@ def drop_leftovers(dataset: str | Path) -> None:
 def run_task(task: Task, options: LoadOptions, config: TrackerConfig,
              dataset: str | None = None) -> TaskResult:
     """Run one task (on a worker, or in this process): read the capture's shard and return
-    its records, or write them to ``dataset`` as ``capture=<name>/part-K-of-N.parquet``
+    its records, or write them to ``dataset`` as ``capture=<name>/part-I-K-of-N.parquet``
     (written aside and renamed into place, so that a file there is always whole)."""
     start = time.monotonic()
     name = _readable_name(task)

@@ -24,19 +24,19 @@ use crate::record::ConnectionRecord;
 use crate::tcp::health::{self, Figure};
 
 create_exception!(
-    _engine,
+    analyzer._engine,
     CaptureFormatError,
     PyException,
     "The file cannot be read as a capture."
 );
 create_exception!(
-    _engine,
+    analyzer._engine,
     UnsupportedCapture,
     PyException,
     "A link type or encapsulation the engine does not decode (read it with tshark)."
 );
 create_exception!(
-    _engine,
+    analyzer._engine,
     EnginePanic,
     PyException,
     "An internal error in the engine."
