@@ -53,6 +53,8 @@ TINY = ROOT / "captures" / "real" / "http10.pcapng"
 SPLIT_FILES = 10
 SHARDS = 4
 TINY_TASKS = 40
+#: The whole capture given this many times: enough work to stand out from the start-up.
+HEAVY = 10
 KIB_PER_MIB = 1024
 REFERENCE = "local, 1 file"
 
@@ -123,6 +125,16 @@ def build_rows(cap: Path, packets: int, parts: list[Path], tiny: list[Path]) -> 
                         f"connections {files} --dask local:{n} -f parquet -o T/ds{n} -q",
                         packets, dask=True))
     for jobs in (1, 2):
+        rows.append(Row(f"{name} ×{HEAVY}, local -j {jobs}", "heavy", [cap] * HEAVY,
+                        ["-j", str(jobs)], HEAVY, _procs(jobs),
+                        f"connections {name} (×{HEAVY}) -j {jobs} -f parquet -o T/a.parquet -q",
+                        packets * HEAVY))
+    for n in (1, 2):
+        rows.append(Row(f"{name} ×{HEAVY}, --dask local:{n}", "heavy", [cap] * HEAVY,
+                        ["--dask", f"local:{n}"], HEAVY, _workers(n),
+                        f"connections {name} (×{HEAVY}) --dask local:{n} -f parquet "
+                        f"-o T/ds{n} -q", packets * HEAVY, dask=True))
+    for jobs in (1, 2):
         rows.append(Row(f"--shards {SHARDS} -j {jobs}", "shards", [cap],
                         ["--shards", str(SHARDS), "-j", str(jobs)], SHARDS, _procs(jobs),
                         f"connections {name} --shards {SHARDS} -j {jobs} -f parquet "
@@ -132,6 +144,9 @@ def build_rows(cap: Path, packets: int, parts: list[Path], tiny: list[Path]) -> 
                         ["--shards", str(SHARDS), "--dask", f"local:{n}"], SHARDS, _workers(n),
                         f"connections {name} --shards {SHARDS} --dask local:{n} -f parquet "
                         f"-o T/ds{n} -q", packets, dask=True))
+    rows.append(Row("tiny ×1, --dask local:1", "overhead", tiny[:1], ["--dask", "local:1"], 1,
+                    _workers(1), f"connections {TINY.name} --dask local:1 -f parquet -o T/ds -q",
+                    dask=True))
     for label, extra, dask, workers in (("--dask local:2", ["--dask", "local:2"], True,
                                          _workers(2)),
                                         ("local -j 2", ["-j", "2"], False, _procs(2))):
@@ -293,6 +308,11 @@ class Derived:
     shard_fraction: float
     shards_vs_single: float
     files_model: dict[int, float]
+    startup_dask1: float = 0.0
+    heavy_2v1_local: float = 0.0
+    heavy_2v1_dask: float = 0.0
+    heavy_work: float = 0.0
+    heavy_model: dict[int, float] = field(default_factory=dict)
 
 
 def derive(summ: dict[str, Summary]) -> Derived:
@@ -307,12 +327,21 @@ def derive(summ: dict[str, Summary]) -> Derived:
     overhead_local = (w(f"tiny ×{TINY_TASKS}, local -j 2") - startup_local) / (TINY_TASKS - 1)
     per_task = max(0.0, overhead_dask)
     # The files' work on one worker, without the run's fixed cost and the tasks' overhead.
-    files_work = w(f"{f}, --dask local:1") - startup_dask - SPLIT_FILES * per_task
+    startup_dask1 = w("tiny ×1, --dask local:1")
+    files_work = w(f"{f}, --dask local:1") - startup_dask1 - SPLIT_FILES * per_task
     model = {n: startup_dask + max(0.0, files_work) / n + SPLIT_FILES * per_task / n
              for n in (2, 5, SPLIT_FILES)}
-    shard_s = (w(f"{s} --dask local:1") - startup_dask) / SHARDS
+    shard_s = (w(f"{s} --dask local:1") - startup_dask1) / SHARDS
     single = w(REFERENCE)
+    h = f"{Path(summ[REFERENCE].shown.split()[1]).name} ×{HEAVY}"
+    heavy_work = w(f"{h}, --dask local:1") - startup_dask1 - HEAVY * per_task
+    heavy_model = {n: startup_dask + max(0.0, heavy_work) / n + HEAVY * per_task / n
+                   for n in (2, 5, HEAVY)}
     return Derived(
+        startup_dask1=startup_dask1,
+        heavy_2v1_local=w(f"{h}, local -j 1") / w(f"{h}, local -j 2"),
+        heavy_2v1_dask=w(f"{h}, --dask local:1") / w(f"{h}, --dask local:2"),
+        heavy_work=heavy_work, heavy_model=heavy_model,
         files_2v1_local=w(f"{f}, local -j 1") / w(f"{f}, local -j 2"),
         files_2v1_dask=w(f"{f}, --dask local:1") / w(f"{f}, --dask local:2"),
         shards_2v1_local=w(f"{s} -j 1") / w(f"{s} -j 2"),
@@ -334,8 +363,9 @@ def prose(summ: dict[str, Summary], d: Derived, cores: int) -> list[str]:
             "network and the scheduler's round trips over it are not modelled). Files: time "
             "≈ start-up + work / N + tasks × overhead / N while the files outnumber the hosts, "
             f"with start-up {start} s and overhead {_ms(d.overhead_dask)}; work = "
-            f"wall({SPLIT_FILES} files, local:1) − start-up − {SPLIT_FILES} × overhead = "
-            f"{_secs(files1)} − {start} − {SPLIT_FILES} × {_ms(max(0.0, d.overhead_dask))}")
+            f"wall({SPLIT_FILES} files, local:1) − start-up of 1 worker − {SPLIT_FILES} × "
+            f"overhead = {_secs(files1)} − {_secs(d.startup_dask1)} − {SPLIT_FILES} × "
+            f"{_ms(max(0.0, d.overhead_dask))}")
     if d.files_work > 0:
         model = ", ".join(f"{n} hosts ≈ {_secs(t)} s" for n, t in d.files_model.items())
         files = (f" = {_secs(d.files_work)} s: {model} (2 workers measured here: "
@@ -345,10 +375,21 @@ def prose(summ: dict[str, Summary], d: Derived, cores: int) -> list[str]:
         files = (f" ≤ 0: on this capture the work does not stand out from the start-up's "
                  f"noise, so N hosts take about the start-up, {start} s, whatever N; "
                  "run it on a larger capture to see the work.")
+    heavy1 = next(v for k, v in summ.items() if k.endswith(f"×{HEAVY}, --dask local:1"))
+    heavy2 = next(v for k, v in summ.items() if k.endswith(f"×{HEAVY}, --dask local:2"))
+    if d.heavy_work > 0:
+        model = ", ".join(f"{n} hosts ≈ {_secs(t)} s" for n, t in d.heavy_model.items())
+        heavy = (f" With more work per task ({heavy1.row.split(',')[0]}: {HEAVY} tasks of the "
+                 f"whole capture), work = {_secs(heavy1.wall_s)} − "
+                 f"{_secs(d.startup_dask1)} (start-up of 1 worker) − {HEAVY} × overhead = "
+                 f"{_secs(d.heavy_work)} s: {model} (2 workers measured here: "
+                 f"{_secs(heavy2.wall_s)} s).")
+    else:
+        heavy = ""
     shard_head = (" Shards: every shard reads the whole file, so one shard's time is about "
                   "a floor, whatever N: T_shard = "
-                  f"(T(--shards {SHARDS} --dask local:1) − start-up) / {SHARDS} = "
-                  f"({_secs(shards1)} − {start}) / {SHARDS}")
+                  f"(T(--shards {SHARDS} --dask local:1) − start-up of 1 worker) / {SHARDS} = "
+                  f"({_secs(shards1)} − {_secs(d.startup_dask1)}) / {SHARDS}")
     if d.shard_s > 0:
         best = single / (d.startup_dask + d.shard_s)
         shards = (f" = {_secs(d.shard_s)} s, and N hosts with one shard each take ≈ start-up "
@@ -367,6 +408,8 @@ def prose(summ: dict[str, Summary], d: Derived, cores: int) -> list[str]:
         f"**Two workers over one.** {SPLIT_FILES} files: {d.files_2v1_local:.2f}× on the local "
         f"pool (`-j 2` vs `-j 1`), {d.files_2v1_dask:.2f}× on Dask (`local:2` vs `local:1`). "
         f"{SHARDS} shards: {d.shards_2v1_local:.2f}× local, {d.shards_2v1_dask:.2f}× on Dask. "
+        f"The whole capture {HEAVY} times: {d.heavy_2v1_local:.2f}× local, "
+        f"{d.heavy_2v1_dask:.2f}× on Dask. "
         f"The machine has {cores} cores, so {cores} workers is the most that can help "
         f"({cores:.2f}× at best), and the analyzer's own read-ahead thread and anything else "
         "running share those cores.",
@@ -384,7 +427,7 @@ def prose(summ: dict[str, Summary], d: Derived, cores: int) -> list[str]:
         f"its host pairs: {SHARDS} shards one after the other in one process (`-j 1`) take "
         f"{d.shards_vs_single:.2f}× the time of the single pass ({_secs(single)} s).",
         "",
-        head + files + shard_head + shards,
+        head + files + heavy + shard_head + shards,
     ]
 
 
