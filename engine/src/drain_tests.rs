@@ -601,7 +601,10 @@ fn the_shards_of_a_capture_give_each_record_of_the_whole_once() {
                 ..base.clone()
             };
             let (recs, n) = run_records(&data, &opts);
-            assert!(count == 1 || recs.len() < whole.len(), "a shard keeps only its pairs");
+            assert!(
+                count == 1 || recs.len() < whole.len(),
+                "a shard keeps only its pairs"
+            );
             counted += n;
             union.extend(recs);
         }
