@@ -47,3 +47,24 @@ def test_pyshark_loader_reads_a_truncated_capture_up_to_the_cut() -> None:
                         LoadOptions(loader="pyshark"), res))
     assert [p.frame for p in packets] == list(range(1, 8))
     assert res.truncated_at == 7
+
+
+def test_a_status_asyncio_made_up_is_noted_and_kept_off_stderr() -> None:
+    """asyncio says 255 for a child whose exit status another waitpid read first; the
+    pyshark loader notes the pid (that tshark did not crash) and keeps the warning off
+    stderr. Anything else asyncio logs goes through."""
+    import logging
+
+    from analyzer.loader.pyshark_loader import _LostStatus
+
+    lost = _LostStatus()
+
+    def record(msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("asyncio", logging.WARNING, __file__, 1, msg, args, None)
+
+    assert not lost.filter(record("Unknown child process pid %d, will report returncode 255",
+                                  4242))
+    assert not lost.filter(record(
+        "child process pid %d exit status already read:  will report returncode 255", 17))
+    assert lost.filter(record("Executing %s took %.3f seconds", "task", 0.2))
+    assert lost.pids == {4242, 17}

@@ -51,6 +51,7 @@ each ``http.*`` / ``websocket.*`` field, in tree order, joined with its ``AGG`` 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import warnings
@@ -181,18 +182,24 @@ def iter_packets_pyshark(
         custom_parameters=parameters,
     )
     _watch_by_pidfd(capture)
+    lost = _LostStatus()
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log.addFilter(lost)
     try:
-        for packet in capture:
-            yield from records_from_packet(packet)
-    except BaseException:
-        # Includes GeneratorExit (the consumer stopped early): tshark is killed, and an error
-        # from the close must not mask the one already on its way.
-        _close_capture(capture, reraise=False)
-        raise
-    # tshark's exit status is only looked at here: pyshark reports a failed tshark (not a
-    # capture, cut short mid-packet) as TSharkCrashException from close(), after the
-    # iteration above yielded every packet tshark could read.
-    _close_capture(capture, reraise=True)
+        try:
+            for packet in capture:
+                yield from records_from_packet(packet)
+        except BaseException:
+            # Includes GeneratorExit (the consumer stopped early): tshark is killed, and an
+            # error from the close must not mask the one already on its way.
+            _close_capture(capture, lost, reraise=False)
+            raise
+        # tshark's exit status is only looked at here: pyshark reports a failed tshark (not
+        # a capture, cut short mid-packet) as TSharkCrashException from close(), after the
+        # iteration above yielded every packet tshark could read.
+        _close_capture(capture, lost, reraise=True)
+    finally:
+        asyncio_log.removeFilter(lost)
 
 
 def records_from_packet(packet: Any) -> list[PacketRecord]:
@@ -475,7 +482,7 @@ def _watch_by_pidfd(capture: Any) -> None:
         asyncio.set_child_watcher(watcher)
 
 
-def _close_capture(capture: Any, *, reraise: bool) -> None:
+def _close_capture(capture: Any, lost: _LostStatus, *, reraise: bool) -> None:
     """Stop tshark and release the capture's pipes and tasks (pyshark issues #168/#395).
 
     Without an explicit close the tshark process and its pipes outlive the iteration. When
@@ -485,15 +492,40 @@ def _close_capture(capture: Any, *, reraise: bool) -> None:
     registration is dropped and ``close`` rerun (it then only waits for the stderr readers)
     before the exception is re-raised (or swallowed, when another one is already propagating).
     """
+    running = getattr(capture, "_running_processes", None)
+    pids = {p.pid for p in running} if running is not None else set()
     try:
         capture.close()
     except TSharkCrashException:
-        running = getattr(capture, "_running_processes", None)
         if running is not None:
             running.clear()
         capture.close()
-        if reraise:
+        # asyncio reports 255 for a child whose status it could not read (someone else's
+        # waitpid came first): that is no crash of tshark, whose output was read to the end.
+        made_up = bool(pids) and pids <= lost.pids and getattr(capture, "_eof_reached", False)
+        if reraise and not made_up:
             raise
+
+
+class _LostStatus(logging.Filter):
+    """Notes the children whose exit status asyncio could not read and reported as 255
+    ("Unknown child process pid N, will report returncode 255", "child process pid N exit
+    status already read: will report returncode 255"), and keeps that warning off stderr:
+    ``_close_capture`` deals with it. Installed on the ``asyncio`` logger while a capture
+    is read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pids: set[int] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if "returncode 255" in message and record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            if args and isinstance(args[0], int):
+                self.pids.add(args[0])
+                return False
+        return True
 
 
 def _innermost_ip_version(protocols: list[str]) -> int | None:
