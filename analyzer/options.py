@@ -127,8 +127,8 @@ ProgressOpt = Annotated[bool | None, typer.Option(
 ShardsOpt = Annotated[int, typer.Option(
     "--shards", min=1, metavar="N", help="Read each capture as N tasks, each tracking the "
     "connections of the host pairs that hash to it (both directions, IP fragments and port "
-    "reuse stay together); the records are those of one task. Native engine; runs on "
-    "--dask, else on --jobs processes here.")]
+    "reuse stay together); the records are those of a run without shards. Native "
+    "engine; runs on --dask, else on --jobs processes here.")]
 DaskOpt = Annotated[str | None, typer.Option(
     "--dask", metavar="local:N|ADDRESS", envvar="PCAP_ANALYZER_DASK", help="Run the "
     "captures (and shards) as tasks on a Dask cluster: local:N starts N worker processes "
