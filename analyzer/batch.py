@@ -16,6 +16,7 @@ from analyzer.api import CaptureResult, OnBatch, analyze_capture
 from analyzer.core.columns import RecordsBatch
 from analyzer.core.tracker import TrackerConfig
 from analyzer.loader import LoadOptions
+from analyzer.loader.files import file_size
 from analyzer.loader.native import OnProgress
 
 #: What a directory contributes, searched recursively.
@@ -103,7 +104,7 @@ def run_batch(paths: list[str], options: LoadOptions, config: TrackerConfig,
                 result = future.result()
                 results[futures[future]] = result
                 if on_progress is not None:
-                    size = _size(result.path)
+                    size = file_size(result.path)
                     on_progress(result.path, size, size, result.packets)
                 if on_done:
                     on_done(result)
@@ -115,10 +116,3 @@ def run_batch(paths: list[str], options: LoadOptions, config: TrackerConfig,
                     done.records = []
                     written += 1
     return [results[i] for i in range(len(paths))]
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0

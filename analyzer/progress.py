@@ -51,6 +51,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TaskProgressColumn
 from rich.text import Text
 
+from analyzer.loader.files import file_size
 from analyzer.loader.native import OnProgress
 
 __all__ = ["CaptureProgress", "OnProgress", "display", "enabled"]
@@ -112,6 +113,19 @@ class _Left(ProgressColumn):
         return Text(f"ETA {text}", style="progress.remaining")
 
 
+def _bars(console: Console | None, force_terminal: bool, transient: bool,
+          ) -> tuple[Console, Progress]:
+    """The console (default: stderr) and the rich display both displays draw: name, bar,
+    percent, packets and packets/s, time left."""
+    console = console if console is not None else Console(
+        stderr=True, force_terminal=True if force_terminal else None)
+    return console, Progress(
+        "[progress.description]{task.description}", BarColumn(bar_width=24),
+        TaskProgressColumn(), _Packets(), _Left(),
+        console=console, transient=transient, redirect_stdout=False,
+        redirect_stderr=True, refresh_per_second=8)
+
+
 class CaptureProgress:
     """The display: a context manager whose ``on_progress`` method is the callback.
 
@@ -122,15 +136,9 @@ class CaptureProgress:
 
     def __init__(self, paths: Sequence[str | Path] = (), console: Console | None = None,
                  force_terminal: bool = False, transient: bool = True) -> None:
-        self.console = console if console is not None else Console(
-            stderr=True, force_terminal=True if force_terminal else None)
-        self._progress = Progress(
-            "[progress.description]{task.description}", BarColumn(bar_width=24),
-            TaskProgressColumn(), _Packets(), _Left(),
-            console=self.console, transient=transient, redirect_stdout=False,
-            redirect_stderr=True, refresh_per_second=8)
+        self.console, self._progress = _bars(console, force_terminal, transient)
         self._paths = [str(p) for p in paths]
-        self._sizes = [_size(p) for p in self._paths]
+        self._sizes = [file_size(p) for p in self._paths]
         self._overall: TaskID | None = None
         self._task: TaskID | None = None
         self._current: str | None = None
@@ -186,7 +194,7 @@ class CaptureProgress:
             self._progress.update(self._task, total=1, completed=1)
         self._progress.refresh()
         self._progress.remove_task(self._task)
-        size = _size(self._current)
+        size = file_size(self._current)
         self._done += 1
         self._done_bytes += size
         self._done_packets += self._current_packets
@@ -223,13 +231,6 @@ def _name(path: str) -> str:
     return name if len(name) <= 32 else name[:15] + "…" + name[-16:]
 
 
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
 class TaskProgress:
     """The display of a scaled-out run (``analyzer.cluster``): one bar over every task, by
     bytes read (each shard of a capture reads the whole file), with the tasks done, the
@@ -238,13 +239,7 @@ class TaskProgress:
 
     def __init__(self, tasks: int, total_bytes: int, console: Console | None = None,
                  force_terminal: bool = False, transient: bool = True) -> None:
-        self.console = console if console is not None else Console(
-            stderr=True, force_terminal=True if force_terminal else None)
-        self._progress = Progress(
-            "[progress.description]{task.description}", BarColumn(bar_width=24),
-            TaskProgressColumn(), _Packets(), _Left(),
-            console=self.console, transient=transient, redirect_stdout=False,
-            redirect_stderr=True, refresh_per_second=8)
+        self.console, self._progress = _bars(console, force_terminal, transient)
         self._tasks = tasks
         self._done: set[str] = set()
         self._bytes: dict[str, int] = {}

@@ -115,9 +115,10 @@ def run_scaled(paths: list[str], options: Any, config: Any, opts: RunOptions, *,
 
     from analyzer import progress
     from analyzer.cluster import plan, run_cluster
+    from analyzer.loader.files import file_size
 
     tasks = plan(paths, opts.shards)
-    total = sum(_size(t.path) for t in tasks)
+    total = sum(file_size(t.path) for t in tasks)
     if opts.shards > 1 and not quiet and options.engine == "tshark":
         err("note: --shards splits what the native engine reads; with --engine tshark each "
             "capture is read whole by its first shard")
@@ -132,14 +133,6 @@ def run_scaled(paths: list[str], options: Any, config: Any, opts: RunOptions, *,
                            jobs=opts.jobs or os.cpu_count(), dataset=dataset,
                            on_task=on_task, on_dashboard=dashboard)
 
-
-def _size(path: str) -> int:
-    import os
-
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
 
 
 def exit_code(results: list[CaptureResult], strict: bool) -> int:

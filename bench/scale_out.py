@@ -42,6 +42,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from run_bench import _without_command  # bench/ is on the path of a script run from it
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin/ when run as .venv/bin/python
 ANALYZER = str(BIN / "pcap-analyzer")
@@ -525,20 +527,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.runs < 1:
         p.error("--runs must be at least 1")
     return args
-
-
-def _without_command(argv: list[str]) -> list[str]:
-    """``argv`` without ``--command VALUE`` (quoted separately in the results)."""
-    out: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--command":
-            skip = True
-        elif not arg.startswith("--command="):
-            out.append(arg)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from analyzer.core.columns import Batch
 from analyzer.core.tracker import TrackerConfig
 from analyzer.errors import AnalyzerError, CaptureError
 from analyzer.loader import LoadOptions
+from analyzer.loader.files import file_size
 
 #: The topic workers publish their progress on (``Worker.log_event``).
 PROGRESS_TOPIC = "pcap-analyzer-progress"
@@ -122,7 +123,7 @@ def run_task(task: Task, options: LoadOptions, config: TrackerConfig,
         result.error.__traceback__ = None
     out.result = _renamed(result, name, task.name)
     out.seconds = time.monotonic() - start
-    out.bytes_read = _size(name) if result.error is None else 0
+    out.bytes_read = file_size(name) if result.error is None else 0
     return out
 
 
@@ -236,10 +237,3 @@ def _progress_reporter(task: Task) -> Callable[[str, int, int, int], None] | Non
                                           "packets": packets, "worker": worker.address})
 
     return report
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0

@@ -19,6 +19,14 @@ _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
           stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
 
 
+def file_size(path: str) -> int:
+    """The file's size in bytes, 0 when it cannot be looked at (for progress figures)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def check_file(path: str) -> None:
     """Raise CaptureError unless ``path`` is a readable, non-empty regular file.
 
