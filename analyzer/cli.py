@@ -159,24 +159,10 @@ def _records(command: str, opts: RunOptions, captures: list[Path], format: str |
 @shared()
 def report(
     captures: o.CapturesArg,
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR",
-                                      help="The report folder (created).")],
-    csv: Annotated[bool, typer.Option("--csv", help="Also write the tables as CSV.")] = False,
-    title: Annotated[str, typer.Option(metavar="TEXT", help="The report's title.")]
-    = "pcap-analyzer report",
-    step_summary: Annotated[bool, typer.Option(
-        "--step-summary/--no-step-summary",
-        help="Append report.md to $GITHUB_STEP_SUMMARY when it is set.")] = True,
-    rule: Annotated[list[str] | None, typer.Option(
-        "--rule", metavar="RULE", help="A rule to check (see `check`); with rules, "
-        "junit.xml is written and the exit code is 1 when one fails.")] = None,
-    policy: Annotated[Path | None, typer.Option(
-        "--policy", metavar="FILE", help="A TOML policy file of named rules (see `check`).")]
-    = None,
-    retrans_threshold: Annotated[float, typer.Option(
-        "--retrans-threshold", min=0.0, max=1.0, metavar="RATE",
-        help="List a connection in the problems when its retrans_rate (retransmitted over "
-        "all segments carrying sequence space) is above this.")] = 0.01,  # RETRANS_THRESHOLD
+    out: o.ReportOutOpt, csv: o.CsvOpt = False, title: o.TitleOpt = "pcap-analyzer report",
+    step_summary: o.StepSummaryOpt = True, rule: o.ReportRuleOpt = None,
+    policy: o.ReportPolicyOpt = None,
+    retrans_threshold: o.RetransThresholdOpt = 0.01,  # report.summary.RETRANS_THRESHOLD
     *, opts: RunOptions,
 ) -> None:
     """Write a report folder: report.md (CI job summary, with Mermaid diagrams of the
@@ -191,10 +177,7 @@ def report(
 @app.command(cls=Command)
 @shared(READ)
 def diff(
-    before: Annotated[Path, typer.Argument(metavar="BEFORE", show_default=False, readable=False,
-                                           help="The capture before the change.")],
-    after: Annotated[Path, typer.Argument(metavar="AFTER", show_default=False, readable=False,
-                                          help="The capture after the change.")],
+    before: o.BeforeArg, after: o.AfterArg,
     format: Annotated[DiffFormat, _fmt("table, markdown or json.")] = "table",
     output: o.OutputOpt = None, *, opts: RunOptions,
 ) -> None:
@@ -209,13 +192,7 @@ def diff(
 @app.command(cls=Command)
 @shared((*READ, "quiet", "progress"))
 def explain(
-    captures: Annotated[list[Path], typer.Argument(
-        metavar="CAPTURE", show_default=False, readable=False,
-        help="A capture file (or several: #N then counts as `connections` numbers them).")],
-    conn: Annotated[str | None, typer.Option(
-        "--conn", metavar="ID", help="The connection: its #N in the `connections` table "
-        "(quote it: '#3', or give 3), its uid, or CLIENT:PORT-SERVER:PORT (IPv6 in "
-        "brackets); any unique prefix of a uid or endpoints does.")] = None,
+    captures: o.ExplainCapturesArg, conn: o.ConnOpt = None,
     format: Annotated[ExplainFormat, _fmt("text (a ladder in the terminal) or markdown (a "
                                           "Mermaid sequenceDiagram).")] = "text",
     output: o.OutputOpt = None, *, opts: RunOptions,

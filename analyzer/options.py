@@ -154,6 +154,34 @@ JunitOpt = Annotated[Path | None, typer.Option(
     "--junit", metavar="FILE", help="Also write JUnit XML here: a test suite per capture, "
     "a test case per rule.", show_default=False)]
 
+ConnOpt = Annotated[str | None, typer.Option(
+    "--conn", metavar="ID", help="The connection: its #N in the `connections` table "
+    "(quote it: '#3', or give 3), its uid, or CLIENT:PORT-SERVER:PORT (IPv6 in "
+    "brackets); any unique prefix of a uid or endpoints does.")]
+ExplainCapturesArg = Annotated[list[Path], typer.Argument(
+    metavar="CAPTURE", show_default=False, readable=False,
+    help="A capture file (or several: #N then counts as `connections` numbers them).")]
+BeforeArg = Annotated[Path, typer.Argument(metavar="BEFORE", show_default=False,
+                                           readable=False, help="The capture before the change.")]
+AfterArg = Annotated[Path, typer.Argument(metavar="AFTER", show_default=False, readable=False,
+                                          help="The capture after the change.")]
+ReportOutOpt = Annotated[Path, typer.Option("--out", "-o", metavar="DIR",
+                                            help="The report folder (created).")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Also write the tables as CSV.")]
+TitleOpt = Annotated[str, typer.Option(metavar="TEXT", help="The report's title.")]
+StepSummaryOpt = Annotated[bool, typer.Option(
+    "--step-summary/--no-step-summary",
+    help="Append report.md to $GITHUB_STEP_SUMMARY when it is set.")]
+ReportRuleOpt = Annotated[list[str] | None, typer.Option(
+    "--rule", metavar="RULE", help="A rule to check (see `check`); with rules, "
+    "junit.xml is written and the exit code is 1 when one fails.")]
+ReportPolicyOpt = Annotated[Path | None, typer.Option(
+    "--policy", metavar="FILE", help="A TOML policy file of named rules (see `check`).")]
+RetransThresholdOpt = Annotated[float, typer.Option(
+    "--retrans-threshold", min=0.0, max=1.0, metavar="RATE",
+    help="List a connection in the problems when its retrans_rate (retransmitted over "
+    "all segments carrying sequence space) is above this.")]
+
 
 #: The shared options, in ``--help``'s order.
 SHARED: dict[str, tuple[Any, Any]] = {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
@@ -100,3 +101,14 @@ def test_every_pair_writes_something_parseable(command: str, fmt: str,
     result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, (result.output, result.stderr)
     _parses(command, fmt, result.stdout, out)
+
+
+def test_cli_is_the_thin_typer_layer() -> None:
+    """The command line stays a thin layer (issue 11): at most 300 lines, and no module state
+    beyond the typer app, its epilog and the --format aliases."""
+    source = (Path(__file__).resolve().parents[1] / "analyzer" / "cli.py").read_text()
+    assert len(source.splitlines()) <= 300
+    tree = ast.parse(source)
+    assigned = {t.id for node in tree.body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)}
+    assert assigned == {"EPILOG", "app"}
