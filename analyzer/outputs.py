@@ -201,11 +201,13 @@ def _app_rows(kind: str, fmt: Format) -> Writer:
 def app_table(kind: str) -> tuple[Any, Any]:
     """The table columns and the field names of ``connections``, ``http`` or
     ``websockets`` (for ``--wide`` and ``--columns``)."""
-    from analyzer.report import app as app_rows
     from analyzer.report import writers
 
-    return {"connections": (writers.TABLE_COLUMNS, writers.CONNECTION_FIELDS),
-            "http": (app_rows.HTTP_TABLE, app_rows.HTTP_COLUMNS),
+    if kind == "connections":  # without report.app, which imports pandas
+        return writers.TABLE_COLUMNS, writers.CONNECTION_FIELDS
+    from analyzer.report import app as app_rows
+
+    return {"http": (app_rows.HTTP_TABLE, app_rows.HTTP_COLUMNS),
             "websockets": (app_rows.WS_TABLE, app_rows.WS_COLUMNS)}[kind]
 
 

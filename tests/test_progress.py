@@ -17,6 +17,7 @@ from analyzer.batch import run_batch
 from analyzer.core.tracker import TrackerConfig
 from analyzer.loader import LoadOptions
 from analyzer.loader.native import read_native
+from analyzer.progress.bars import CaptureProgress
 
 ROOT = Path(__file__).resolve().parent.parent
 LOSSY = ROOT / "captures" / "real" / "lossy_bulk.pcapng"
@@ -39,7 +40,7 @@ def _shown(out: io.StringIO) -> str:
 @pytest.mark.parametrize("capture", [LOSSY, GZIP], ids=["pcapng", "gzip"])
 def test_bar_shows_name_percent_rate_and_completes(capture: Path) -> None:
     console, out = _console()
-    with progress.CaptureProgress([capture], console=console) as shown:
+    with CaptureProgress([capture], console=console) as shown:
         result = analyze_capture(capture, LoadOptions(engine="native"),
                                  on_progress=shown.on_progress)
     assert result.error is None and result.engine == "native"
@@ -52,7 +53,7 @@ def test_bar_shows_name_percent_rate_and_completes(capture: Path) -> None:
 def test_several_captures_show_a_bar_over_all_of_them() -> None:
     console, out = _console()
     paths = [str(LOSSY), str(GZIP)]
-    with progress.CaptureProgress(paths, console=console) as shown:
+    with CaptureProgress(paths, console=console) as shown:
         results = run_batch(paths, LoadOptions(engine="native"), TrackerConfig(), jobs=1,
                             on_progress=shown.on_progress)
     assert all(r.error is None for r in results)
@@ -105,7 +106,7 @@ def test_tshark_reports_packets_with_unknown_total() -> None:
     assert calls and all(c[1] == c[2] == 0 for c in calls)
     assert calls[-1][3] == result.packets
     console, out = _console()
-    with progress.CaptureProgress([LOSSY], console=console) as shown:
+    with CaptureProgress([LOSSY], console=console) as shown:
         for c in calls:
             shown.on_progress(*c)
     text = _shown(out)

@@ -496,7 +496,7 @@ def test_the_task_display_counts_tasks_bytes_and_packets() -> None:
 
     from rich.console import Console
 
-    from analyzer.progress import TaskProgress
+    from analyzer.progress.bars import TaskProgress
 
     buf = StringIO()
     console = Console(file=buf, force_terminal=True, width=120)

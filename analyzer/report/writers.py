@@ -9,9 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePath
-from typing import Any, BinaryIO, TextIO
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from analyzer.core.records import FIELD_NAMES, ConnectionRecord
 from analyzer.report import formats
@@ -19,6 +17,9 @@ from analyzer.report.endpoints import endpoint
 from analyzer.report.formats import Format
 from analyzer.report.zeek import write_conn_log
 from analyzer.text import inert
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: not for a streamed format
+    import pandas as pd
 
 _CSV_RISKY = ("=", "+", "-", "@", "\t", "\r")
 
@@ -64,6 +65,8 @@ def write_json(records: list[ConnectionRecord], out: TextIO) -> None:
 
 
 def write_csv(df: pd.DataFrame, out: TextIO, header: bool = True) -> None:
+    import pandas as pd
+
     safe = df.copy()
     for col in safe.columns:
         if pd.api.types.is_string_dtype(safe[col]) or safe[col].dtype == object:
@@ -96,6 +99,8 @@ def write_parquet(df: pd.DataFrame, out: BinaryIO) -> None:
 
 def _null(value: object) -> bool:
     """None, pandas' NA or a float NaN: a nullable column's null."""
+    import pandas as pd
+
     return bool(pd.isna(value))  # type: ignore[call-overload]
 
 
@@ -170,6 +175,8 @@ def table_width(out: TextIO) -> int:
 
 
 def _blank(value: object) -> bool:
+    import pandas as pd
+
     if value is None or value is pd.NA:
         return True
     return isinstance(value, float) and math.isnan(value)
@@ -579,6 +586,8 @@ def write_rows(rows: list[dict[str, Any]], df: pd.DataFrame | None, fmt: Format,
         write_row_table(rows, out, table_columns, title, several=several, wide=wide,
                         columns=columns, width=width, field_names=field_names)
     elif fmt is Format.CSV:
+        import pandas as pd
+
         flat = flat_frame(df)
         for col in flat.columns:
             if flat[col].dtype == object or pd.api.types.is_string_dtype(flat[col]):
