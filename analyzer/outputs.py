@@ -215,6 +215,8 @@ def table_request(command: str, fmt: str | None, wide: bool,
                   columns: str | None) -> tuple[str, list[str] | None]:
     """The format (``-f``, or the default) and the ``--columns`` names (exit 2 when they
     do not go together)."""
+    if fmt is not None and not wide and columns is None:
+        return fmt, None  # nothing to check: a streamed format need not load the table code
     from analyzer.report import writers
 
     try:

@@ -71,6 +71,11 @@ fn be32(b: &[u8]) -> u32 {
 /// offset).
 pub fn parse(mut b: &[u8]) -> TcpOptions {
     let mut o = TcpOptions::default();
+    if b.len() == 12 && b[..4] == [1, 1, 8, 10] {
+        // NOP, NOP, timestamps: nearly every segment of a Linux or BSD host after the SYN.
+        o.timestamps = true;
+        return o;
+    }
     while let Some(&kind) = b.first() {
         match kind {
             0 => break,
@@ -125,6 +130,17 @@ mod tests {
         let o = parse(&b);
         assert_eq!(o.sack_count, 4);
         assert_eq!(o.sack, [(1, 2), (3, 4), (5, 6), (7, 8)]);
+    }
+
+    #[test]
+    fn rfc7323_nop_nop_timestamps_is_timestamps_alone() {
+        let b = [1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9];
+        let o = parse(&b);
+        assert!(o.timestamps && !o.sack_permitted);
+        assert_eq!((o.mss, o.window_scale, o.sack_count), (None, None, 0));
+        // The same twelve bytes in another order go through the walk, with the same result.
+        let o2 = parse(&[8, 10, 0, 0, 0, 7, 0, 0, 0, 9, 1, 1]);
+        assert_eq!(o, o2);
     }
 
     #[test]

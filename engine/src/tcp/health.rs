@@ -303,7 +303,11 @@ impl Direction {
             // A connection that sends one SYN (a scan, a flood) keeps one range, not four.
             self.ranges.reserve_exact(1);
         }
-        self.ranges.insert(at, r);
+        if at == self.ranges.len() {
+            self.ranges.push_back(r); // the common case, without insert's shuffling
+        } else {
+            self.ranges.insert(at, r);
+        }
         if self.ranges.len() > MAX_SEGMENTS {
             if let (Some(a), Some(b)) = (self.ranges.pop_front(), self.ranges.front_mut()) {
                 b.first = a.first;
@@ -324,7 +328,11 @@ impl Direction {
                 let m = &mut self.ranges[i + 1];
                 m.first = a.first;
                 m.time_ns = m.time_ns.max(a.time_ns);
-                self.ranges.remove(i);
+                if i == 0 {
+                    self.ranges.pop_front(); // the common case
+                } else {
+                    self.ranges.remove(i);
+                }
             } else {
                 i += 1;
             }
