@@ -63,18 +63,14 @@ def _conn_stream(fmt: Format) -> Writer:
     def write(job: Job) -> int:
         """Records written batch by batch as the engine hands them over (the output file is
         opened before anything is read)."""
-        from analyzer.report.sinks import open_sink, warm_imports
+        from analyzer.report.sinks import open_sink, warm_in_background
 
         if fmt is Format.PARQUET:
             _require_file(job)
             if job.opts.dask is not None:
                 return _conn_dataset(job)
         if fmt in (Format.PARQUET, Format.CSV):
-            # pandas and pyarrow load on another thread while the engine reads (it does not
-            # hold the GIL): the first batch finds them ready.
-            import threading
-
-            threading.Thread(target=warm_imports, args=(fmt,), daemon=True).start()
+            warm_in_background(fmt)
         with contextlib.ExitStack() as stack:
             if fmt is Format.PARQUET:
                 assert job.output is not None

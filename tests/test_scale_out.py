@@ -223,6 +223,28 @@ def test_shards_without_dask_run_on_the_local_pool() -> None:
     assert _cli(*args, "--shards", "4", "-j", "2").stdout == _cli(*args).stdout
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_shards_on_the_local_pool_write_parquet_and_csv_without_hanging(
+        tmp_path: Path, fmt: str) -> None:
+    """The Parquet and CSV writers load pyarrow on a thread while the engine reads; the pool
+    forked its workers while that thread held an import lock, and every worker then waited
+    for ever (each run of this command hung). A fork now waits for those imports."""
+    local, sharded = tmp_path / f"local.{fmt}", tmp_path / f"sharded.{fmt}"
+    args = ["connections", "captures/real/mixed.pcap", "captures/real/http10.pcapng", "-f",
+            fmt, "-q"]
+    assert _cli(*args, "-o", str(local)).returncode == 0
+    for _ in range(3):  # it hung every time: three runs, each within the timeout
+        run = subprocess.run([sys.executable, "-m", "analyzer", *args, "-o", str(sharded),
+                              "--shards", "4", "-j", "2"], capture_output=True, text=True,
+                             cwd=ROOT, env={**os.environ, "CI": "1"}, timeout=90)
+        assert run.returncode == 0, run.stderr
+        if fmt == "csv":
+            assert sharded.read_text() == local.read_text()
+        else:
+            assert pd.read_parquet(sharded).equals(pd.read_parquet(local))
+    assert len(pd.read_parquet(local) if fmt == "parquet" else pd.read_csv(local)) == 5
+
+
 def test_report_over_a_directory_on_dask_gives_the_same_tables_and_parquet(
         tmp_path: Path) -> None:
     local = _cli("report", "captures/real", "--out", str(tmp_path / "local"), "-q")
