@@ -9,9 +9,10 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
+from analyzer import warmup
 from analyzer.api import CaptureResult, OnBatch, analyze_capture
 from analyzer.core.columns import RecordsBatch
 from analyzer.core.tracker import TrackerConfig
@@ -96,7 +97,7 @@ def run_batch(paths: list[str], options: LoadOptions, config: TrackerConfig,
             if on_done:
                 on_done(results[i])
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
+        with warmup.process_pool(min(jobs, len(paths))) as pool:
             futures = {pool.submit(_work, path, options, config): i
                        for i, path in enumerate(paths)}
             written = 0

@@ -63,14 +63,15 @@ def _conn_stream(fmt: Format) -> Writer:
     def write(job: Job) -> int:
         """Records written batch by batch as the engine hands them over (the output file is
         opened before anything is read)."""
-        from analyzer.report.sinks import open_sink, warm_in_background
+        from analyzer import warmup
+        from analyzer.report.sinks import open_sink, warm_imports
 
         if fmt is Format.PARQUET:
             _require_file(job)
             if job.opts.dask is not None:
                 return _conn_dataset(job)
         if fmt in (Format.PARQUET, Format.CSV):
-            warm_in_background(fmt)
+            warmup.start(warm_imports, fmt)  # see analyzer.warmup
         with contextlib.ExitStack() as stack:
             if fmt is Format.PARQUET:
                 assert job.output is not None

@@ -23,11 +23,12 @@ import logging
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from analyzer import warmup
 from analyzer.api import CaptureResult
 from analyzer.cluster.merge import merge
 from analyzer.cluster.tasks import PROGRESS_TOPIC, Task, TaskResult, plan, run_task
@@ -163,7 +164,7 @@ def _on_pool(tasks: list[Task], options: LoadOptions, config: TrackerConfig,
         for task in tasks:
             done.append(_finished(run_task(task, options, config, dataset), on_task))
         return done
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+    with warmup.process_pool(min(jobs, len(tasks))) as pool:
         futures = {pool.submit(run_task, t, options, config, dataset): t for t in tasks}
         for future in as_completed(futures):
             try:

@@ -9,10 +9,7 @@ written from the DataFrame.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-import threading
 from typing import Any, BinaryIO, Protocol, TextIO
 
 from analyzer.core.columns import Batch, records_from_columns
@@ -138,33 +135,6 @@ def warm_imports(fmt: Format) -> None:
     if fmt is Format.CSV:
         import analyzer.report.frame
         import analyzer.report.writers  # noqa: F401
-
-
-#: The threads started by :func:`warm_in_background` that may still be importing.
-_WARMING: list[threading.Thread] = []
-
-
-def _finish_warming() -> None:
-    """Before a fork (a process pool's workers): wait for the imports of the warming threads.
-    A child forked while one of them holds a module's import lock inherits the lock but not
-    the thread, and waits for ever when it imports that module (a ``--shards N -j 2``
-    Parquet run hung so, every time)."""
-    while _WARMING:
-        _WARMING.pop().join()
-
-
-def warm_in_background(fmt: Format) -> None:
-    """:func:`warm_imports` on a daemon thread, so that the first batch finds pandas and
-    pyarrow loaded (the engine does not hold the GIL while it reads). A fork waits for it."""
-    _register_fork_hook()
-    thread = threading.Thread(target=warm_imports, args=(fmt,), daemon=True)
-    _WARMING.append(thread)
-    thread.start()
-
-
-@functools.cache
-def _register_fork_hook() -> None:
-    os.register_at_fork(before=_finish_warming)
 
 
 def open_sink(fmt: Format, text: TextIO | None, binary: BinaryIO | None) -> RecordSink:
