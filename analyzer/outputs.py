@@ -20,7 +20,7 @@ from analyzer.errors import (
     AnalyzerError,
 )
 from analyzer.options import RunOptions
-from analyzer.report.formats import Format
+from analyzer.report.formats import Format, default_format
 from analyzer.run import err, evaluate, exit_code, fail, run
 
 
@@ -198,13 +198,11 @@ def _app_rows(kind: str, fmt: Format) -> Writer:
 def app_table(kind: str) -> tuple[Any, Any]:
     """The table columns and the field names of ``connections``, ``http`` or
     ``websockets`` (for ``--wide`` and ``--columns``)."""
+    from analyzer.report import app as app_rows
     from analyzer.report import writers
 
-    if kind == "connections":  # without report.app, which imports pandas
-        return writers.TABLE_COLUMNS, writers.CONNECTION_FIELDS
-    from analyzer.report import app as app_rows
-
-    return {"http": (app_rows.HTTP_TABLE, app_rows.HTTP_COLUMNS),
+    return {"connections": (writers.TABLE_COLUMNS, writers.CONNECTION_FIELDS),
+            "http": (app_rows.HTTP_TABLE, app_rows.HTTP_COLUMNS),
             "websockets": (app_rows.WS_TABLE, app_rows.WS_COLUMNS)}[kind]
 
 
@@ -212,8 +210,8 @@ def table_request(command: str, fmt: str | None, wide: bool,
                   columns: str | None) -> tuple[str, list[str] | None]:
     """The format (``-f``, or the default) and the ``--columns`` names (exit 2 when they
     do not go together)."""
-    if fmt is not None and not wide and columns is None:
-        return fmt, None  # nothing to check: a streamed format need not load the table code
+    if not wide and columns is None:  # nothing to check: no table code (nor pandas) loaded
+        return fmt or default_format().value, None
     from analyzer.report import writers
 
     try:

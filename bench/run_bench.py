@@ -583,10 +583,15 @@ def versions() -> dict[str, str]:
         out.update(json.loads(sh([VENV_PY, "-c", VERSIONS])))
     except json.JSONDecodeError:
         out["python"] = platform.python_version()
-    commit = sh(["git", "rev-parse", "--short", "HEAD"])
-    dirty = sh(["git", "status", "--porcelain"])
-    out["commit"] = commit + ("+dirty" if dirty and not dirty.startswith("unavailable") else "")
+    out["commit"] = commit_id()
     return out
+
+
+def commit_id() -> str:
+    """The short commit, ``+dirty`` when the tree has changes."""
+    head = sh(["git", "rev-parse", "--short", "HEAD"])
+    dirty = sh(["git", "status", "--porcelain"])
+    return head + ("+dirty" if dirty and not dirty.startswith("unavailable") else "")
 
 
 def tcptrace_version() -> str:

@@ -29,7 +29,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import shlex
 import shutil
 import statistics
@@ -42,7 +41,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from run_bench import _without_command  # bench/ is on the path of a script run from it
+from run_bench import (  # bench/ is on the path of a script run from it
+    _without_command,
+    commit_id,
+    machine_info,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin/ when run as .venv/bin/python
@@ -483,32 +486,6 @@ def write_section(path: Path, section: str) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def sh(argv: list[str]) -> str:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError) as exc:
-        return f"unavailable ({exc})"
-
-
-def machine_info() -> dict[str, Any]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": sh(["nproc"]), "cpu_model": model, "kernel": platform.release()}
-
-
-def commit() -> str:
-    head = sh(["git", "rev-parse", "--short", "HEAD"])
-    dirty = sh(["git", "status", "--porcelain"])
-    return head + ("+dirty" if dirty and not dirty.startswith("unavailable") else "")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", choices=SIZES, default="large",
@@ -545,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": args.command or script, "script": script, "runs": args.runs,
         "size": args.size, "capture": f"{args.size}.pcap", "packets": packets,
         "file_bytes": cap.stat().st_size, "per_file": math.ceil(packets / SPLIT_FILES),
-        "machine": machine_info(), "commit": commit(),
+        "machine": machine_info(), "commit": commit_id(),
     }
     with tempfile.TemporaryDirectory(prefix="pcap-scale-out-") as tmpdir:
         tmp = Path(tmpdir)
